@@ -1,0 +1,31 @@
+// TapPort: the guest's L2 link, outbound direction.  Inbound frames are
+// pushed by the adapter into Engine::on_tap_frames().
+//
+// Adapters: a tap fd (pasta), qemu's UNIX stream socket with 4-byte
+// big-endian length framing (passt), vhost-user later; the simulator's link
+// with delay, loss, duplication, reordering and corruption.
+#pragma once
+
+#include <span>
+
+#include "util/types.hpp"
+
+namespace passt::ports {
+
+class TapPort {
+ public:
+  virtual ~TapPort() = default;
+
+  // Sends complete Ethernet frames, in order.  Returns how many of the first
+  // frames were taken whole; the rest were not sent at all (no partial
+  // frames ever reach the guest: an adapter that writes part of a frame
+  // finishes it before returning).  Frames are copied or written out before
+  // the call returns: the caller may reuse the buffers immediately.
+  virtual std::size_t send(std::span<const Bytes> frames) noexcept = 0;
+
+  // Is a guest attached (qemu connected, tap open)?  Frames sent while not
+  // connected are dropped and reported as sent.
+  virtual bool connected() const noexcept = 0;
+};
+
+}  // namespace passt::ports
