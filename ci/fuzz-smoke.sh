@@ -11,7 +11,9 @@ mode=$1; bin=$2; corpus=$3
 [ -d "$corpus" ] || { echo "no corpus directory $corpus" >&2; exit 1; }
 case "$mode" in
 replay)
-  exec "$bin" "$corpus"
+  # -runs=0: libFuzzer executes the corpus once and exits; the plain replay
+  # driver ignores flags.
+  exec "$bin" -runs=0 "$corpus"
   ;;
 fuzz)
   secs=${4:-5}

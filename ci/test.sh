@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (README's test command).
+#
+#   1. install build and test dependencies (Debian 12 packages only);
+#   2. release build (g++): unit, property, simulator swarm, fuzz corpus
+#      replay, integration tests with real clients in test-made namespaces;
+#   3. sanitizer build (clang-14, ASan+UBSan, libFuzzer): unit, property,
+#      simulator and fuzz-smoke (corpus replay plus a few seconds of fuzzing
+#      per target).
+#
+# Environment: SKIP_DEPS=1 skips step 1, SKIP_SAN=1 skips step 3,
+# CTEST_ARGS adds ctest arguments (e.g. "-L unit").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+if [ "${SKIP_DEPS:-0}" != 1 ]; then
+  ci/deps.sh
+fi
+
+step() { echo; echo "=== $* ($(($(date +%s) - start)) s)"; }
+
+step "release build"
+cmake --preset release >/dev/null
+cmake --build --preset release
+step "release tests"
+ctest --preset release --timeout 900 ${CTEST_ARGS:-}
+
+if [ "${SKIP_SAN:-0}" != 1 ]; then
+  step "sanitizer + fuzz build (clang-14, ASan+UBSan, libFuzzer)"
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz
+  step "sanitizer tests"
+  ctest --preset fuzz --timeout 900 -L 'unit|prop|sim|fuzz-smoke' ${CTEST_ARGS:-}
+fi
+
+step "all tests passed"
