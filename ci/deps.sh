@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS=(cmake make g++ clang-14 libclang-rt-14-dev libgtest-dev libgmock-dev googletest
             librapidcheck-dev libseccomp-dev libbenchmark-dev pkg-config)
-TEST_PKGS=(iproute2 util-linux procps iperf3 socat busybox isc-dhcp-client ndisc6 tshark
+TEST_PKGS=(iproute2 util-linux procps iputils-ping iperf3 socat busybox isc-dhcp-client ndisc6 tshark
            qemu-system-x86 kmod cpio gzip python3 xxd)
 
 missing=()
