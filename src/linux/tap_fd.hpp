@@ -1,0 +1,83 @@
+// TapFd: the guest link over an already-open tap device (pasta).
+//
+// Theory of operation
+//  * The fd is a /dev/net/tun queue opened with IFF_TAP | IFF_NO_PI (opening
+//    it inside the namespace is not this adapter's job).  A tap fd carries one
+//    Ethernet frame per read() and per write(), without FCS or any header.
+//  * Inbound: on readability, read() one frame at a time into a buffer pool
+//    allocated at init(), until EAGAIN, until fewer than kMaxFrame bytes are
+//    left in the pool, or until Options::max_frames frames; then deliver all
+//    of them in one EventSink::on_tap_frames() call.  Frames shorter than an
+//    Ethernet header are counted and skipped.  Whatever is left stays queued
+//    in the kernel and the (level-triggered) loop wakes us again.
+//  * Outbound: one write() per frame.  EAGAIN, EINTR, ENOBUFS, ENOSPC and EIO
+//    drop that frame (counted), like upstream: the tap is a lossy link and
+//    TCP recovers.  Any other error, EOF or EPOLLHUP/ERR (the interface or
+//    namespace went away) is fatal: the adapter disconnects and reports it
+//    to its owner through EventLoop::fail(), which ends EventLoop::run().
+//  * connected() is true from attach() until a fatal error.  The owner tells
+//    the engine about the initial link state (on_tap_state(true)); the
+//    adapter reports the loss (on_tap_state(false)) when it notices it in
+//    the loop.
+#pragma once
+
+#include <memory>
+
+#include "linux/event_loop.hpp"
+#include "ports/tap.hpp"
+#include "wire/ethernet.hpp"
+
+namespace passt::os {
+
+class TapFd final : public ports::TapPort, public FdHandler {
+ public:
+  // Largest frame one read() may return: 65535 bytes of IP plus the header.
+  static constexpr std::size_t kMaxFrame = wire::kEthMaxFrame;
+
+  struct Options {
+    std::size_t buf_bytes = std::size_t{8} << 20;  // receive pool, >= kMaxFrame
+    std::size_t max_frames = 1024;                 // frames per on_tap_frames() call
+  };
+  struct Stats {
+    u64 rx_frames = 0;
+    u64 rx_short = 0;    // reads shorter than an Ethernet header (skipped)
+    u64 tx_frames = 0;
+    u64 tx_dropped = 0;  // EAGAIN/ENOBUFS/EINTR/EIO/ENOSPC, short writes, not connected
+  };
+
+  explicit TapFd(EventLoop& loop) noexcept : TapFd(loop, Options{}) {}
+  TapFd(EventLoop& loop, Options opt) noexcept;
+  ~TapFd() override;
+  TapFd(const TapFd&) = delete;
+  TapFd& operator=(const TapFd&) = delete;
+
+  // Allocates the receive pool.
+  Status init() noexcept;
+  // Takes ownership of a non-blocking tap fd and registers it with the loop.
+  Status attach(int fd) noexcept;
+  // Unregisters and closes the fd (no engine notification).
+  void detach() noexcept;
+  int fd() const noexcept { return fd_; }
+  const Stats& stats() const noexcept { return stats_; }
+
+  // ports::TapPort
+  std::size_t send(std::span<const Bytes> frames) noexcept override;
+  bool connected() const noexcept override { return fd_ >= 0 && !failed_; }
+
+  // FdHandler
+  void on_fd_event(int fd, u32 events, Instant now, ports::EventSink& sink) noexcept override;
+
+ private:
+  void fatal(Err e) noexcept;
+
+  EventLoop& loop_;
+  Options opt_;
+  int fd_ = -1;
+  bool failed_ = false;
+  bool reported_down_ = false;
+  std::unique_ptr<u8[]> buf_;
+  std::unique_ptr<Bytes[]> frames_;
+  Stats stats_;
+};
+
+}  // namespace passt::os
