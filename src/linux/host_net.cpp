@@ -189,7 +189,7 @@ Status LinuxHostNet::init() noexcept {
     if (!supported && opt_.peek_mode == PeekMode::peek_off) return Err::not_supported;
   }
   peek_off_ = supported;
-  if (!peek_off_) peek_scratch_ = std::make_unique<u8[]>(kPeekScratch);
+  if (!peek_off_) peek_scratch_ = std::make_unique_for_overwrite<u8[]>(kPeekScratch);
   LOG_DEBUG("host net: %zu fd slots, TCP peek at offset via %s", nfds_,
             peek_off_ ? "SO_PEEK_OFF" : "discard iovec");
 

@@ -45,7 +45,7 @@ QemuStream::~QemuStream() {
 }
 
 Status QemuStream::init() noexcept {
-  buf_ = std::make_unique<u8[]>(opt_.buf_bytes);
+  buf_ = std::make_unique_for_overwrite<u8[]>(opt_.buf_bytes);  // untouched until used
   frames_ = std::make_unique<Bytes[]>(opt_.max_frames);
   tx_ = std::make_unique<SendScratch>();
   return {};

@@ -23,7 +23,7 @@ TapFd::TapFd(EventLoop& loop, Options opt) noexcept : loop_(loop), opt_(opt) {
 TapFd::~TapFd() { detach(); }
 
 Status TapFd::init() noexcept {
-  buf_ = std::make_unique<u8[]>(opt_.buf_bytes);
+  buf_ = std::make_unique_for_overwrite<u8[]>(opt_.buf_bytes);  // untouched until used
   frames_ = std::make_unique<Bytes[]>(opt_.max_frames);
   return {};
 }

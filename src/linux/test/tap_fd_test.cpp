@@ -1,0 +1,232 @@
+#include "linux/tap_fd.hpp"
+
+#include <gtest/gtest.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "linux/test/test_support.hpp"
+#include "util/endian.hpp"
+
+namespace passt::os {
+namespace {
+
+using test::RecordingSink;
+
+std::vector<u8> frame(std::size_t len, u8 seed) {
+  std::vector<u8> f(len);
+  for (std::size_t i = 0; i < len; i++) f[i] = static_cast<u8>(seed + i * 3);
+  return f;
+}
+
+// A SEQPACKET socketpair stands in for the tap: one message per read/write,
+// and closing the peer gives the hang-up a vanished device would.
+class TapFdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(loop.init());
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  }
+  void TearDown() override {
+    if (sv[1] >= 0) ::close(sv[1]);
+  }
+  std::unique_ptr<TapFd> make(TapFd::Options o = {}) {
+    auto t = std::make_unique<TapFd>(loop, o);
+    EXPECT_TRUE(t->init());
+    EXPECT_TRUE(t->attach(sv[0]));
+    return t;
+  }
+  void put(const std::vector<u8>& f) { ASSERT_EQ(::write(sv[1], f.data(), f.size()), static_cast<ssize_t>(f.size())); }
+
+  MonotonicClock clock;
+  EventLoop loop{clock};
+  RecordingSink sink;
+  int sv[2] = {-1, -1};
+};
+
+TEST_F(TapFdTest, ReadsAllQueuedFramesIntoOneBatch) {
+  auto tap = make();
+  EXPECT_TRUE(tap->connected());
+  std::vector<std::vector<u8>> sent = {frame(14, 1), frame(100, 2), frame(1500, 3), frame(65535 + 14, 4)};
+  for (auto& f : sent) put(f);
+  put(frame(5, 9));  // shorter than an Ethernet header: skipped
+  ASSERT_TRUE(loop.run_once(sink, Duration::seconds(1)));
+  ASSERT_EQ(sink.batches.size(), 1u);
+  EXPECT_EQ(sink.batches[0], 4u);
+  EXPECT_EQ(sink.frames, sent);
+  EXPECT_EQ(tap->stats().rx_frames, 4u);
+  EXPECT_EQ(tap->stats().rx_short, 1u);
+  EXPECT_EQ(sink.flushes, 1);
+}
+
+TEST_F(TapFdTest, StopsAtThePoolBoundAndResumes) {
+  // Reads continue only while a maximum-size frame still fits: with room for
+  // two, 40000-byte frames come two per wake-up.
+  int big = 1 << 20;
+  ASSERT_EQ(::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+  auto tap = make({.buf_bytes = 2 * TapFd::kMaxFrame, .max_frames = 100});
+  std::vector<std::vector<u8>> sent;
+  for (u8 i = 0; i < 5; i++) sent.push_back(frame(40000, i));
+  for (auto& f : sent) put(f);
+  ASSERT_TRUE(test::run_until(loop, sink, [&] { return sink.frames.size() == 5; }));
+  EXPECT_EQ(sink.frames, sent);
+  EXPECT_EQ(sink.batches, (std::vector<std::size_t>{2, 2, 1}));
+}
+
+TEST_F(TapFdTest, StopsAtMaxFrames) {
+  auto tap = make({.buf_bytes = std::size_t{1} << 20, .max_frames = 3});
+  std::vector<std::vector<u8>> sent;
+  for (u8 i = 0; i < 7; i++) sent.push_back(frame(40, i));
+  for (auto& f : sent) put(f);
+  ASSERT_TRUE(test::run_until(loop, sink, [&] { return sink.frames.size() == 7; }));
+  EXPECT_EQ(sink.frames, sent);
+  EXPECT_EQ(sink.batches, (std::vector<std::size_t>{3, 3, 1}));
+}
+
+TEST_F(TapFdTest, SendsOneFramePerWrite) {
+  auto tap = make();
+  std::vector<std::vector<u8>> frames = {frame(14, 1), frame(1000, 2), frame(60, 3)};
+  std::vector<Bytes> spans(frames.begin(), frames.end());
+  EXPECT_EQ(tap->send(spans), 3u);
+  EXPECT_EQ(tap->stats().tx_frames, 3u);
+  for (auto& f : frames) {
+    std::vector<u8> got(70000);
+    ssize_t n = ::read(sv[1], got.data(), got.size());
+    ASSERT_EQ(n, static_cast<ssize_t>(f.size()));
+    got.resize(static_cast<std::size_t>(n));
+    EXPECT_EQ(got, f);
+  }
+}
+
+TEST_F(TapFdTest, DropsFramesWhenTheDeviceIsFull) {
+  int small = 4096;
+  ASSERT_EQ(::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+  auto tap = make();
+  std::vector<std::vector<u8>> frames(200, frame(1000, 7));
+  std::vector<Bytes> spans(frames.begin(), frames.end());
+  EXPECT_EQ(tap->send(spans), 200u);  // dropped frames count as taken
+  EXPECT_GT(tap->stats().tx_dropped, 0u);
+  EXPECT_GT(tap->stats().tx_frames, 0u);
+  EXPECT_EQ(tap->stats().tx_frames + tap->stats().tx_dropped, 200u);
+  EXPECT_TRUE(tap->connected());
+  EXPECT_EQ(loop.failure(), Err::none);
+}
+
+TEST_F(TapFdTest, OtherWriteErrorsAreFatal) {
+  auto tap = make();
+  ::close(sv[1]);
+  sv[1] = -1;
+  std::vector<std::vector<u8>> frames(3, frame(100, 1));
+  std::vector<Bytes> spans(frames.begin(), frames.end());
+  EXPECT_EQ(tap->send(spans), 0u);
+  EXPECT_FALSE(tap->connected());
+  EXPECT_NE(loop.failure(), Err::none);
+  // Not connected any more: frames are dropped and reported as sent.
+  EXPECT_EQ(tap->send(spans), 3u);
+}
+
+TEST_F(TapFdTest, HangupIsFatalAndReported) {
+  auto tap = make();
+  put(frame(64, 1));
+  ::close(sv[1]);
+  sv[1] = -1;
+  Status s = loop.run(sink);
+  EXPECT_FALSE(s);
+  EXPECT_EQ(sink.frames.size(), 1u);  // queued frames are still delivered first
+  EXPECT_EQ(sink.states, std::vector<bool>{false});
+  EXPECT_FALSE(tap->connected());
+  EXPECT_EQ(tap->fd(), -1);
+}
+
+TEST_F(TapFdTest, AttachTwiceIsRefused) {
+  auto tap = make();
+  EXPECT_EQ(tap->attach(sv[1]).err(), Err::is_connected);
+}
+
+// A real tap device in a namespace of our own: the kernel answers an ARP
+// request we write, and the reply comes back through the adapter.
+TEST(TapFdReal, KernelAnswersArpThroughATap) {
+  int tapfd = -1;
+  int nsfd = -1;
+  std::thread t([&] {
+    if (::unshare(CLONE_NEWNET) < 0) return;
+    nsfd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return;
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    std::strcpy(ifr.ifr_name, "ptap0");
+    if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+      ::close(fd);
+      return;
+    }
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(0x0a000001);  // 10.0.0.1
+    std::memcpy(&ifr.ifr_addr, &sa, sizeof(sa));
+    bool ok = ::ioctl(s, SIOCSIFADDR, &ifr) == 0;
+    sa.sin_addr.s_addr = htonl(0xffffff00);
+    std::memcpy(&ifr.ifr_netmask, &sa, sizeof(sa));
+    ok = ok && ::ioctl(s, SIOCSIFNETMASK, &ifr) == 0;
+    ok = ok && ::ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    ok = ok && ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+    ::close(s);
+    if (!ok) {
+      ::close(fd);
+      return;
+    }
+    tapfd = fd;
+  });
+  t.join();
+  if (nsfd >= 0) ::close(nsfd);  // the tap fd keeps the namespace alive
+  if (tapfd < 0) GTEST_SKIP() << "cannot create a tap device in a namespace here";
+
+  MonotonicClock clock;
+  EventLoop loop(clock);
+  ASSERT_TRUE(loop.init());
+  TapFd tap(loop);
+  ASSERT_TRUE(tap.init());
+  ASSERT_TRUE(tap.attach(tapfd));
+
+  // ARP who-has 10.0.0.1 tell 10.0.0.2, from 02:00:00:00:00:02.
+  const u8 mac[6] = {2, 0, 0, 0, 0, 2};
+  std::vector<u8> f(42, 0);
+  std::memset(f.data(), 0xff, 6);
+  std::memcpy(f.data() + 6, mac, 6);
+  store_be16(f.data() + 12, 0x0806);
+  u8* a = f.data() + 14;
+  store_be16(a, 1);
+  store_be16(a + 2, 0x0800);
+  a[4] = 6;
+  a[5] = 4;
+  store_be16(a + 6, 1);  // request
+  std::memcpy(a + 8, mac, 6);
+  store_be32(a + 14, 0x0a000002);
+  store_be32(a + 24, 0x0a000001);
+  Bytes fb(f);
+  ASSERT_EQ(tap.send(std::span<const Bytes>(&fb, 1)), 1u);
+  EXPECT_EQ(tap.stats().tx_frames, 1u);
+
+  RecordingSink sink;
+  auto is_reply = [&] {
+    for (auto& r : sink.frames)
+      if (r.size() >= 42 && load_be16(r.data() + 12) == 0x0806 && load_be16(r.data() + 20) == 2 &&
+          std::memcmp(r.data(), mac, 6) == 0 && load_be32(r.data() + 28) == 0x0a000001)
+        return true;
+    return false;
+  };
+  EXPECT_TRUE(test::run_until(loop, sink, is_reply));
+  tap.detach();
+}
+
+}  // namespace
+}  // namespace passt::os
