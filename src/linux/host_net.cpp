@@ -5,6 +5,7 @@
 #include <linux/tcp.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -172,6 +173,11 @@ Status LinuxHostNet::init() noexcept {
   }
   if (n > kFdTableMax) n = kFdTableMax;
   if (n < 64) n = 64;
+  // splice() into a socket whose peer is gone raises SIGPIPE and has no
+  // MSG_NOSIGNAL: ignore the signal process-wide, as upstream pasta does.
+  struct sigaction sa {};
+  sa.sa_handler = SIG_IGN;
+  if (sigaction(SIGPIPE, &sa, nullptr) < 0) return last_err();
   // calloc: zero pages are mapped lazily, and all-zero is a valid state.
   fds_ = static_cast<FdState*>(std::calloc(n, sizeof(FdState)));
   if (fds_ == nullptr) return Err::no_memory;

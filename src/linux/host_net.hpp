@@ -3,7 +3,8 @@
 // Theory of operation
 //  * Every socket and pipe is created non-blocking and close-on-exec; every
 //    call passes MSG_DONTWAIT/MSG_NOSIGNAL as applicable, so nothing here
-//    ever blocks or raises SIGPIPE.  errno becomes passt::Err through
+//    ever blocks.  splice() cannot be told MSG_NOSIGNAL, so init() ignores
+//    SIGPIPE process-wide (upstream pasta does the same).  errno becomes passt::Err through
 //    err_from_errno() only.
 //  * Per-fd state lives in a table allocated once (calloc, so untouched
 //    entries cost no memory) and sized from RLIMIT_NOFILE at init(), capped
@@ -66,7 +67,8 @@ class LinuxHostNet final : public ports::HostNet {
   LinuxHostNet(const LinuxHostNet&) = delete;
   LinuxHostNet& operator=(const LinuxHostNet&) = delete;
 
-  // Allocates the tables, probes SO_PEEK_OFF, prepares the netns runner.
+  // Allocates the tables, probes SO_PEEK_OFF, prepares the netns runner, and
+  // sets SIGPIPE to SIG_IGN for the process (splice() has no MSG_NOSIGNAL).
   Status init() noexcept;
 
   bool uses_peek_off() const noexcept { return peek_off_; }

@@ -407,7 +407,8 @@ TEST_P(HostNetTest, SendGathersAndHonoursMore) {
   auto r = net->send(c, iov, true);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, 11u);
-  Bytes b3 = as_bytes("!");
+  const std::string bang = "!";
+  Bytes b3 = as_bytes(bang);
   ASSERT_TRUE(net->send(c, std::span<const Bytes>(&b3, 1), false));
   std::vector<u8> buf(32);
   std::size_t got = 0;
