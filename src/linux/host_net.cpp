@@ -1,6 +1,7 @@
 #include "linux/host_net.hpp"
 
 #include <fcntl.h>
+#include <linux/errqueue.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <net/if.h>
@@ -43,6 +44,9 @@ constexpr std::size_t kMaxPeekOffset = std::size_t{1} << 30;
 // Bytes dropped per discard() call (the kernel caps a read at ~2 GiB).
 constexpr std::size_t kMaxDiscard = std::size_t{1} << 30;
 constexpr std::size_t kMaxPeekScratchIov = 64;
+// Error-queue entries drained per take_error() (EPOLLERR stays asserted while
+// the IP_RECVERR queue is not empty).
+constexpr int kMaxErrQueueDrain = 64;
 
 union SaUnion {
   sockaddr sa;
@@ -371,7 +375,27 @@ Result<SockAddr> LinuxHostNet::local_addr(Sock s) noexcept {
 Err LinuxHostNet::take_error(Sock s) noexcept {
   auto r = getsockopt_int(s.v, SOL_SOCKET, SO_ERROR);
   if (!r) return r.err();
-  return err_from_errno(*r);
+  Err first = err_from_errno(*r);
+  // With IP_RECVERR/IPV6_RECVERR the kernel also queues each ICMP error;
+  // EPOLLERR stays up until that queue is empty, so drain it (bounded) and
+  // report its first entry if SO_ERROR had nothing.  The payload is not
+  // wanted: no iovec, the kernel just flags MSG_TRUNC.
+  for (int i = 0; i < kMaxErrQueueDrain; i++) {
+    alignas(cmsghdr) u8 control[256];
+    msghdr mh{};
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof(control);
+    if (recvmsg(s.v, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+      const bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+      const bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+      if ((!v4 && !v6) || c->cmsg_len < CMSG_LEN(sizeof(sock_extended_err))) continue;
+      sock_extended_err ee;
+      std::memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+      if (first == Err::none) first = err_from_errno(static_cast<int>(ee.ee_errno));
+    }
+  }
+  return first;
 }
 
 void LinuxHostNet::close(Sock s) noexcept {

@@ -25,6 +25,8 @@
 //    requested offset differs from the kernel's.  Without SO_PEEK_OFF a
 //    leading iovec of `offset` bytes, made of repeated references to one
 //    scratch buffer (contents ignored), absorbs the skipped bytes.
+//  * take_error() also drains the IP_RECVERR error queue (bounded): EPOLLERR
+//    stays asserted while it is not empty.
 //  * Batches use fixed arrays (kMaxBatch messages, kMaxBatchIov iovecs in
 //    total for send_batch, kMaxIov per stream call): a larger request is
 //    cut at the bound and the shorter count returned, which callers must

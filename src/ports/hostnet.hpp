@@ -156,7 +156,9 @@ class HostNet {
   virtual Result<std::size_t> splice(Sock from, Sock to, std::size_t len, bool more) noexcept = 0;
 
   // --- readiness -------------------------------------------------------------
-  // Adds or modifies interest; `ref` comes back with each event.
+  // Adds or modifies interest; `ref` comes back with each event.  Bit 63 of
+  // `ref` is reserved (the Linux event loop tags its own fds with it): refs
+  // must be below 2^63, else Err::invalid.
   virtual Status watch(Sock s, u32 events, u64 ref) noexcept = 0;
   virtual void unwatch(Sock s) noexcept = 0;
 };

@@ -553,6 +553,30 @@ TEST_P(HostNetTest, UdpBatchesWithAddresses) {
   EXPECT_EQ(net->send_batch(tx, std::span<const ports::SendSlot>(&one, 1)).err(), Err::invalid);
 }
 
+TEST_P(HostNetTest, UdpIcmpErrorsAreTakenAndDrained) {
+  Sock t = track(net->socket(Netns::host, Family::v4, SockType::udp));
+  ASSERT_TRUE(net->bind(t, v4(Ipv4Addr::loopback(), 0)));
+  const SockAddr closed = *net->local_addr(t);
+  net->close(t);
+  socks.erase(std::find(socks.begin(), socks.end(), t));
+
+  Sock u = track(net->socket(Netns::host, Family::v4, SockType::udp));
+  ASSERT_TRUE(net->set_opt(u, SockOpt::recverr, 1));
+  std::string msg = "anyone?";
+  std::array<Bytes, 1> iov{as_bytes(msg)};
+  ports::SendSlot m{iov, &closed};
+  // Each datagram draws an ICMP port unreachable.  Loopback delivers it at
+  // once, so a later send may itself fail with the pending error: fine.
+  for (int i = 0; i < 3; i++) {
+    (void)net->send_batch(u, std::span<const ports::SendSlot>(&m, 1));
+    ASSERT_TRUE(wait_fd(u.v, POLLERR));
+  }
+  EXPECT_EQ(net->take_error(u), Err::conn_refused);
+  // The error queue is empty now: no more EPOLLERR busy loop.
+  EXPECT_FALSE(wait_fd(u.v, POLLERR, 0));
+  EXPECT_EQ(net->take_error(u), Err::none);
+}
+
 TEST_P(HostNetTest, UdpDualStackSendsV4Mapped) {
   if (!have_ipv6()) GTEST_SKIP() << "no IPv6 loopback";
   Sock s6 = track(net->socket(Netns::host, Family::v6, SockType::udp));
@@ -700,6 +724,23 @@ TEST(HostNet, FdsBeyondTheTableAreRefused) {
   }
   EXPECT_EQ(last, Err::too_many_files);
   for (Sock s : open) net.close(s);
+}
+
+TEST(HostNet, AdoptTracksForeignFds) {
+  MonotonicClock clock;
+  EventLoop loop(clock);
+  ASSERT_TRUE(loop.init());
+  LinuxHostNet net(loop, {});
+  ASSERT_TRUE(net.init());
+  int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) GTEST_SKIP() << "no IPv6";
+  ASSERT_TRUE(net.adopt(Sock{fd}, Family::v6));
+  // Family known: IPv6 option level, v4-mapped addresses accepted.
+  ASSERT_TRUE(net.set_opt(Sock{fd}, SockOpt::v6only, 0));
+  EXPECT_TRUE(net.bind(Sock{fd}, v4(Ipv4Addr::loopback(), 0)));
+  EXPECT_EQ(net.watch(Sock{fd}, ports::ev::in, EventLoop::kInternalBit).err(), Err::invalid);
+  EXPECT_EQ(net.adopt(Sock{1 << 30}, Family::v4).err(), Err::too_many_files);
+  net.close(Sock{fd});
 }
 
 // --- the guest namespace -------------------------------------------------------
