@@ -11,6 +11,7 @@
 #include <array>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "linux/test/test_support.hpp"
@@ -119,7 +120,8 @@ class HostNetTest : public ::testing::TestWithParam<LinuxHostNet::PeekMode> {
 };
 
 TEST_P(HostNetTest, TcpConnectAcceptAndV4MappedPeers) {
-  auto [c, a] = tcp_pair();
+  Sock c, a;
+  std::tie(c, a) = tcp_pair();
   auto la = net->local_addr(c);
   ASSERT_TRUE(la);
   EXPECT_TRUE(la->addr.is_v4());
@@ -179,7 +181,8 @@ TEST_P(HostNetTest, ConnectRefusedShowsUpAsPendingError) {
 }
 
 TEST_P(HostNetTest, PeekAtOffsetDiscardAndRecv) {
-  auto [c, a] = tcp_pair();
+  Sock c, a;
+  std::tie(c, a) = tcp_pair();
   const std::string data = "0123456789abcdefghijklmnopqrstuvwxyz";
   send_all(c, a, data);
   std::vector<u8> buf(64);
@@ -241,7 +244,8 @@ TEST_P(HostNetTest, PeekAtOffsetDiscardAndRecv) {
 // A seeded random walk of peek/discard/recv against a model of the stream,
 // so the cached kernel peek offset is exercised in every order.
 TEST_P(HostNetTest, PeekOffsetModelRandomWalk) {
-  auto [c, a] = tcp_pair();
+  Sock c, a;
+  std::tie(c, a) = tcp_pair();
   // The stream is an endless pattern, topped up 4 KiB at a time so that at
   // most 8 KiB are outstanding: always inside the receive window, so every
   // byte sent is in the receive queue when send() returns.
@@ -329,7 +333,8 @@ TEST_P(HostNetTest, PeekOffsetModelRandomWalk) {
 }
 
 TEST_P(HostNetTest, LargeOffsetsWithinBounds) {
-  auto [c, a] = tcp_pair();
+  Sock c, a;
+  std::tie(c, a) = tcp_pair();
   ASSERT_TRUE(net->set_opt(a, SockOpt::rcvbuf, 4 << 20));
   std::string data(600 * 1024, 'x');
   data[550 * 1024] = 'Y';
@@ -347,7 +352,8 @@ TEST_P(HostNetTest, LargeOffsetsWithinBounds) {
 }
 
 TEST_P(HostNetTest, TcpInfoIsSaneOnLoopback) {
-  auto [c, a] = tcp_pair();
+  Sock c, a;
+  std::tie(c, a) = tcp_pair();
   const std::string data(5000, 'z');
   send_all(c, a, data);
   auto ti = net->tcp_info(c);
@@ -380,7 +386,8 @@ TEST_P(HostNetTest, TcpInfoIsSaneOnLoopback) {
 }
 
 TEST_P(HostNetTest, SendQueueGrowsWhenThePeerStopsReading) {
-  auto [c, a] = tcp_pair();
+  Sock c, a;
+  std::tie(c, a) = tcp_pair();
   ASSERT_TRUE(net->set_opt(a, SockOpt::rcvbuf, 4096));
   ASSERT_TRUE(net->set_opt(c, SockOpt::sndbuf, 65536));
   std::string chunk(16384, 'q');
@@ -401,7 +408,8 @@ TEST_P(HostNetTest, SendQueueGrowsWhenThePeerStopsReading) {
 }
 
 TEST_P(HostNetTest, SendGathersAndHonoursMore) {
-  auto [c, a] = tcp_pair();
+  Sock c, a;
+  std::tie(c, a) = tcp_pair();
   std::string p1 = "hello ", p2 = "world";
   std::array<Bytes, 2> iov{as_bytes(p1), as_bytes(p2)};
   auto r = net->send(c, iov, true);
@@ -606,7 +614,8 @@ TEST_P(HostNetTest, UdpDualStackSendsV4Mapped) {
 }
 
 TEST_P(HostNetTest, PipesAndSplice) {
-  auto [c, a] = tcp_pair();
+  Sock c, a;
+  std::tie(c, a) = tcp_pair();
   auto p = net->pipe();
   ASSERT_TRUE(p);
   socks.push_back(p->rd);
@@ -623,7 +632,8 @@ TEST_P(HostNetTest, PipesAndSplice) {
   EXPECT_EQ(*r, data.size());
   EXPECT_EQ(net->splice(a, p->wr, 1 << 16, false).err(), Err::again);  // socket empty
 
-  auto [c2, a2] = tcp_pair();
+  Sock c2, a2;
+  std::tie(c2, a2) = tcp_pair();
   r = net->splice(p->rd, c2, 1 << 16, true);  // pipe -> other socket, MORE
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, data.size());
@@ -641,7 +651,8 @@ TEST_P(HostNetTest, PipesAndSplice) {
 }
 
 TEST_P(HostNetTest, WatchDeliversEventsWithRef) {
-  auto [c, a] = tcp_pair();
+  Sock c, a;
+  std::tie(c, a) = tcp_pair();
   RecordingSink sink;
   ASSERT_TRUE(net->watch(a, ports::ev::in | ports::ev::rdhup, 0xabcdef));
   ASSERT_TRUE(net->watch(a, ports::ev::in | ports::ev::rdhup, 0xabcdef0));  // modify
