@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "app/cli.hpp"
+TEST(Cli, Placeholder) { SUCCEED(); }
