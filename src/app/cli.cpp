@@ -1089,6 +1089,12 @@ Result<core::Mode> mode_from_argv0(std::string_view argv0) noexcept {
   return Err::invalid;
 }
 
+const ::option* cli_long_options() noexcept { return kLongOptions; }
+
+const char* cli_optstring(core::Mode mode) noexcept {
+  return mode == Mode::pasta ? kPastaOptstring : kPasstOptstring;
+}
+
 Result<ParseOutcome> parse_cli(core::Mode mode, int argc, char* const argv[], const CliEnv& env) {
   if (argc < 1 || argv == nullptr) return Err::invalid;
   Parser parser(mode, argc, argv, env);

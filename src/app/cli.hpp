@@ -38,6 +38,8 @@
 #include "core/config.hpp"
 #include "util/result.hpp"
 
+struct option;  // <getopt.h>
+
 namespace passt::app {
 
 inline constexpr std::string_view kVersion = "0.1.0";
@@ -76,6 +78,11 @@ inline constexpr std::string_view kModeError =
 // state is global); it resets that state (optind = 0) itself.
 Result<ParseOutcome> parse_cli(core::Mode mode, int argc, char* const argv[],
                                const CliEnv& env = {});
+
+// The tables parse_cli() hands to getopt_long() (tests compare our messages
+// with the ones glibc prints itself from these).
+const ::option* cli_long_options() noexcept;
+const char* cli_optstring(core::Mode mode) noexcept;
 
 // The --help text for a mode (our own wording), with `prog` as the name.
 std::string usage_text(core::Mode mode, std::string_view prog);
