@@ -997,7 +997,8 @@ class Parser {
         new_run = false;
       }
     } while ((p = next_chunk(p, ',')) != nullptr);
-    fwd.rules.push_back(std::move(rule));
+    // Everything excluded ("5-9,~5-9"): nothing to bind, not an error.
+    if (!rule.ports.empty()) fwd.rules.push_back(std::move(rule));
     return true;
   }
 

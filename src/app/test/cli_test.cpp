@@ -920,6 +920,11 @@ TEST(CliPorts, Exclusions) {
   c = ok(kPasst, {"-t", "~25,~80"}, env);
   EXPECT_EQ(tcp_in(c).forwarded.count(), 32767u - 2u + (65535u - 60999u));
   EXPECT_EQ(fails(kPasst, {"-t", "~10-20,~15"}), "Overlapping excluded ranges ~10-20,~15");
+  // A list whose ports are all excluded forwards nothing, and is no error.
+  c = ok(kPasst, {"-t", "5-9,~5-9"});
+  EXPECT_EQ(tcp_in(c).mode, FwdMode::spec);
+  EXPECT_FALSE(tcp_in(c).forwarded.any());
+  EXPECT_TRUE(tcp_in(c).rules.empty());
   EXPECT_EQ(fails(kPasst, {"-t", "~1-65535"}), "Failed to bind any port for '-t ~1-65535', exiting");
 }
 
