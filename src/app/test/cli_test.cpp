@@ -767,6 +767,18 @@ TEST(CliOptions, PastaNamespaceOptions) {
             "Invalid userns: " + std::string(4096, 'u'));
 }
 
+// Like the snapshot, the long forms of the other mode's options are taken
+// (and ignored at run time); their short forms are not in that optstring.
+TEST(CliOptions, OtherModeLongForms) {
+  EXPECT_EQ(ok(kPasta, {"--socket", "/tmp/s"}).socket_path, "/tmp/s");
+  EXPECT_EQ(ok(kPasst, {"--ns-ifname", "tap1"}).ns_ifname, "tap1");
+  Config c = ok(kPasst, {"--tcp-ns", "22", "--udp-ns", "none"});
+  EXPECT_TRUE(c.fwd_out.tcp.forwarded.test(22));
+  EXPECT_EQ(c.fwd_out.udp.mode, FwdMode::none);
+  EXPECT_EQ(fails(kPasst, {"--tcp-ns", "auto"}), "'auto' port forwarding is only allowed for pasta");
+  EXPECT_EQ(parse(kPasta, {"--print-capabilities"}).exit_code, 0);
+}
+
 // ---------------------------------------------------------------------------
 // pasta: PID, COMMAND or --netns
 
