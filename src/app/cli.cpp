@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdarg>
@@ -881,6 +882,10 @@ class Parser {
       if (fwd.mode != FwdMode::unset) return mode_conflict(optarg);
       if (mode_ == Mode::pasta) return die("'all' port forwarding is only allowed for passt");
       fwd.mode = FwdMode::all;
+      // Upstream binds nothing for -T/-U here (passt --tcp-ns all), so it
+      // finds no bound port and gives up.
+      if (optname == 'T' || optname == 'U')
+        return die(format("Failed to bind any port for '-%c %s', exiting", optname, oa));
       PortBindRule rule{optname, optarg, std::nullopt, "", true, {}};
       // Port 0 is never bound: it means "any port" to the socket API.
       for (u32 i = 1; i < 65536; i++) {
@@ -1168,9 +1173,9 @@ std::string usage_text(core::Mode mode, std::string_view prog_sv) {
       "Addresses and routes:\n"
       "  -m, --mtu MTU           MTU to announce (68-65535; 0: announce none)\n"
       "                          (default 65520)\n"
-      "  -a, --address ADDR      IPv4 or IPv6 address to give the " +
+      "  -a, --address ADDR      IPv4 or IPv6 address for the " +
       std::string(peer) +
-      "; once per family\n"
+      ", once per family\n"
       "                          (default: the template interface's address)\n"
       "  -n, --netmask MASK      IPv4 netmask, dotted or prefix length\n"
       "  -M, --mac-addr ADDR     our own MAC address (default 9a:55:9a:55:9a:55)\n"

@@ -776,6 +776,7 @@ TEST(CliOptions, OtherModeLongForms) {
   EXPECT_TRUE(c.fwd_out.tcp.forwarded.test(22));
   EXPECT_EQ(c.fwd_out.udp.mode, FwdMode::none);
   EXPECT_EQ(fails(kPasst, {"--tcp-ns", "auto"}), "'auto' port forwarding is only allowed for pasta");
+  EXPECT_EQ(fails(kPasst, {"--udp-ns", "all"}), "Failed to bind any port for '-U all', exiting");
   EXPECT_EQ(parse(kPasta, {"--print-capabilities"}).exit_code, 0);
 }
 
