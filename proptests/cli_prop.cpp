@@ -78,15 +78,17 @@ RC_GTEST_PROP(CliPortsProp, SpecMatchesModel, ()) {
   std::vector<std::string> chunks;
   for (const auto& it : items) {
     std::string s = range_text(it.first, it.last, *rc::gen::arbitrary<bool>());
-    if (it.translate)
-      s += ":" + range_text(it.to, static_cast<u16>(it.to + (it.last - it.first)),
-                            it.first != it.last);
+    if (it.translate) {
+      // (append, not "x" + string: GCC 12 -O2 warns falsely on the latter)
+      s.append(":").append(range_text(it.to, static_cast<u16>(it.to + (it.last - it.first)),
+                                      it.first != it.last));
+    }
     chunks.push_back(s);
   }
   for (const auto& [a, b] : excl) {
     const auto pos = *rc::gen::inRange<std::size_t>(0, chunks.size() + 1);
     chunks.insert(chunks.begin() + static_cast<std::ptrdiff_t>(pos),
-                  "~" + range_text(a, b, *rc::gen::arbitrary<bool>()));
+                  std::string("~").append(range_text(a, b, *rc::gen::arbitrary<bool>())));
   }
   std::string spec;
   for (std::size_t i = 0; i < chunks.size(); i++) spec += (i ? "," : "") + chunks[i];
@@ -134,11 +136,15 @@ RC_GTEST_PROP(CliPortsProp, SpecMatchesModel, ()) {
   RC_ASSERT(o.action == Action::run);
   const core::PortFwd& f = o.config->fwd_in.tcp;
   RC_ASSERT(f.mode == core::FwdMode::spec);
+  core::PortBitmap want;
+  bool deltas_ok = true;
   for (u32 i = 0; i < 65536; i++) {
-    const auto p = static_cast<u16>(i);
-    RC_ASSERT(f.forwarded.test(p) == fwd[i]);
-    if (fwd[i]) RC_ASSERT(f.delta(p) == delta[i]);
+    if (!fwd[i]) continue;
+    want.set(static_cast<u16>(i));
+    deltas_ok = deltas_ok && f.delta(static_cast<u16>(i)) == delta[i];
   }
+  RC_ASSERT(f.forwarded == want);
+  RC_ASSERT(deltas_ok);
   if (!any) {  // everything listed was excluded again
     RC_ASSERT(f.rules.empty());
     return;
@@ -148,12 +154,12 @@ RC_GTEST_PROP(CliPortsProp, SpecMatchesModel, ()) {
   RC_ASSERT(f.rules[0].weak == items.empty());
   RC_ASSERT(f.rules[0].ifname == (addr_kind == 3 ? "eth0" : ""));
   // The bind runs cover exactly the forwarded ports, each run valid.
-  std::array<bool, 65536> covered{};
+  core::PortBitmap covered;
   for (const auto& r : f.rules[0].ports) {
     RC_ASSERT(r.first <= r.last);
-    for (u32 i = r.first; i <= r.last; i++) covered[i] = true;
+    for (u32 i = r.first; i <= r.last; i++) covered.set(static_cast<u16>(i));
   }
-  RC_ASSERT(covered == fwd);
+  RC_ASSERT(covered == want);
 }
 
 RC_GTEST_PROP(CliPortsProp, ReversedRangeIsInvalid, ()) {
