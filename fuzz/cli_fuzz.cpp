@@ -1,11 +1,17 @@
 // Command line: argv -> ParseOutcome never crashes, leaks or exits, and the
-// outcome keeps its contract.
+// outcome keeps its contract.  Differential check: glibc's getopt_long(),
+// run with its own error printing on over the same argv and tables, prints
+// exactly the message our parser rebuilds (first line of a usage error).
 //
 // Input encoding: byte 0 selects the mode (bit 0: 0 = passt, 1 = pasta) and
 // the ephemeral port range (bits 1-2, one of four presets); the rest is the
 // argument list, NUL-separated (argv[0] is supplied).  At most 256
 // arguments are used.
+#include <getopt.h>
+
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -69,6 +75,33 @@ void check(const ParseOutcome& o, Mode mode) {
   }
 }
 
+// What glibc itself prints for the first getopt error in argv ("" if none).
+std::string glibc_message(Mode mode, int argc, char* const* argv) {
+  char* buf = nullptr;
+  std::size_t len = 0;
+  std::FILE* mem = open_memstream(&buf, &len);
+  PASST_CHECK(mem != nullptr);
+  std::FILE* saved = stderr;
+  stderr = mem;
+  optind = 0;
+  opterr = 1;
+  int c;
+  do {
+    c = getopt_long(argc, argv, passt::app::cli_optstring(mode), passt::app::cli_long_options(),
+                    nullptr);
+  } while (c != -1 && c != '?');
+  opterr = 0;
+  stderr = saved;
+  std::fclose(mem);
+  std::string s(buf, len);
+  std::free(buf);
+  return s;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 bool same(const ParseOutcome& a, const ParseOutcome& b) {
   return a.action == b.action && a.exit_code == b.exit_code && a.out == b.out &&
          a.err == b.err && a.warnings == b.warnings && a.config == b.config;
@@ -106,6 +139,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto r1 = passt::app::parse_cli(mode, argc, argv.data(), env);
   PASST_CHECK(r1.ok());
   check(*r1, mode);
+
+  const std::string want = glibc_message(mode, argc, argv.data());
+  const bool usage_error =
+      r1->exit_code == 1 && ends_with(r1->err, passt::app::usage_text(mode, store[0]));
+  if (usage_error) {
+    // Ours is a getopt error: glibc reports the same one, same text.
+    PASST_CHECK(!want.empty());
+    PASST_CHECK(r1->err.compare(0, want.size(), want) == 0);
+  } else if (!want.empty()) {
+    // glibc sees an error our parse never reached: something ended it
+    // before (help, version, a value error), never a successful run.
+    PASST_CHECK(r1->action == ParseOutcome::Action::exit);
+  }
   // getopt's global state is reset by every call: a second run agrees.
   auto r2 = passt::app::parse_cli(mode, argc, argv.data(), env);
   PASST_CHECK(r2.ok());
