@@ -146,8 +146,7 @@ std::optional<std::size_t> option_value(const DhcpRepr& r, u8 code, u8* out) noe
       if (!r.classless_routes.empty()) return put_routes(r.classless_routes.span(), out);
       return std::nullopt;
     default:
-      for (const auto& o : r.other)
-        if (o.code == code) return put_blob(o.data, out);
+      if (const DhcpRawOption* o = r.other.find(code)) return put_blob(o->data, out);
       return std::nullopt;
   }
 }
@@ -290,6 +289,21 @@ std::optional<u8> DhcpView::message_type() const noexcept {
 }
 
 // --- repr ----------------------------------------------------------------------
+
+const DhcpRawOption* DhcpRawOptions::find(u8 code) const noexcept {
+  for (const auto& o : *this)
+    if (o.code == code) return &o;
+  return nullptr;
+}
+
+bool operator==(const DhcpRawOptions& a, const DhcpRawOptions& b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (const auto& o : a) {
+    const DhcpRawOption* p = b.find(o.code);
+    if (p == nullptr || !(p->data == o.data)) return false;
+  }
+  return true;
+}
 
 void DhcpRepr::set_client_mac(const MacAddr& m) noexcept {
   chaddr.fill(0);

@@ -169,6 +169,13 @@ struct DhcpRawOption {
   bool operator==(const DhcpRawOption&) const noexcept = default;
 };
 
+// Options without a typed field.  Emit places them by code (like every
+// option), so equality ignores their order in the list.
+struct DhcpRawOptions : FixedList<DhcpRawOption, kDhcpMaxOther> {
+  const DhcpRawOption* find(u8 code) const noexcept;
+  friend bool operator==(const DhcpRawOptions& a, const DhcpRawOptions& b) noexcept;
+};
+
 struct DhcpRepr {
   // Fixed part.
   u8 op = dhcp_op::reply;
@@ -203,7 +210,7 @@ struct DhcpRepr {
   bool rapid_commit = false;                        // 80, length 0
   DnsNameList domain_search;                        // 119
   FixedList<DhcpRoute, kDhcpMaxRoutes> classless_routes;  // 121
-  FixedList<DhcpRawOption, kDhcpMaxOther> other;    // any other code, unique codes
+  DhcpRawOptions other;                             // any other code, unique codes
 
   bool broadcast() const noexcept { return (flags & kDhcpFlagBroadcast) != 0; }
   MacAddr client_mac() const noexcept { return MacAddr::load(chaddr.data()); }
