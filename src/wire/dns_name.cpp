@@ -69,12 +69,6 @@ std::size_t encode(std::span<const DnsName> names, DnsCompression c, u8* out) no
 
 }  // namespace
 
-std::string_view DnsNameText::view() const noexcept {
-  std::size_t n = 0;
-  while (n < buf.size() && buf[n] != '\0') n++;
-  return {buf.data(), n};
-}
-
 Result<DnsName> DnsName::from_text(std::string_view text) noexcept {
   DnsName n;
   if (text.empty() || text == ".") return n;
@@ -125,6 +119,7 @@ DnsNameText DnsName::text() const noexcept {
   DnsNameText t;
   if (is_root()) {
     t.buf[0] = '.';
+    t.len = 1;
     return t;
   }
   // Text is at most wire length - 2 bytes: it always fits.
@@ -133,6 +128,7 @@ DnsNameText DnsName::text() const noexcept {
     if (off != 0) t.buf[o++] = '.';
     for (std::size_t i = 0; i < wire_[off]; i++) t.buf[o++] = static_cast<char>(wire_[off + 1 + i]);
   }
+  t.len = o;
   return t;
 }
 

@@ -111,10 +111,13 @@ inline constexpr std::size_t kDnsMaxNameText = 253;  // text bytes, no trailing 
 // Names a repr's list can hold (passt sends at most MAXDNSRCH = 6).
 inline constexpr std::size_t kDnsMaxListNames = 8;
 
-// Text rendering of a name (NUL-terminated, no trailing dot; "." for root).
+// Text rendering of a name (no trailing dot; "." for root).  Label bytes
+// are copied as they are: view() is exact even if they hold NUL or '.',
+// c_str() stops at the first NUL.
 struct DnsNameText {
   std::array<char, kDnsMaxNameText + 2> buf{};
-  std::string_view view() const noexcept;
+  std::size_t len = 0;
+  std::string_view view() const noexcept { return {buf.data(), len}; }
   const char* c_str() const noexcept { return buf.data(); }
 };
 
