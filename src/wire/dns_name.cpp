@@ -28,6 +28,14 @@ struct Placed {
 };
 
 // The one encoder: counts when `out` is null, writes otherwise.
+//
+// For name i, every label start already written in full by an earlier name
+// is a candidate pointer target; the suffix it stands for is the tail of
+// that earlier name.  A name has at most one suffix of a given length, so a
+// table from tail length to label offset finds the suffix of name i a
+// candidate could replace in O(1); the longest such suffix wins (the first
+// candidate in output order among equals).  Cost: O(candidates) per name,
+// plus a byte comparison only when the lengths agree.
 std::size_t encode(std::span<const DnsName> names, DnsCompression c, u8* out) noexcept {
   std::array<Placed, kMaxCompressTargets> placed{};
   std::size_t pos = 0;
@@ -35,26 +43,29 @@ std::size_t encode(std::span<const DnsName> names, DnsCompression c, u8* out) no
     Bytes w = names[i].wire();
     std::size_t keep = w.size();  // bytes written verbatim (whole name by default)
     std::size_t target = 0;
-    bool found = false;
-    if (c == DnsCompression::rfc1035) {
-      // Longest suffix first: label offsets in increasing order.  The root
-      // suffix is never replaced (a pointer is longer than one byte).
-      for (std::size_t k = 0; w[k] != 0 && !found; k = next_label(w, k)) {
-        for (std::size_t j = 0; j < i && j < placed.size() && !found; j++) {
-          Bytes v = names[j].wire();
-          for (std::size_t l = 0; l < placed[j].physical_bytes; l = next_label(v, l)) {
-            std::size_t off = placed[j].start + l;
-            if (off > kMaxPointerOffset) break;
-            if (same_tail(w, k, v, l)) {
-              found = true;
-              keep = k;
-              target = off;
-              break;
-            }
+    if (c == DnsCompression::rfc1035 && w.size() > 1) {
+      // tail length -> offset of the label starting that suffix (root excluded).
+      std::array<u8, kDnsMaxName + 1> k_for_len{};
+      std::array<bool, kDnsMaxName + 1> has{};
+      for (std::size_t k = 0; w[k] != 0; k = next_label(w, k)) {
+        k_for_len[w.size() - k] = static_cast<u8>(k);
+        has[w.size() - k] = true;
+      }
+      for (std::size_t j = 0; j < i && j < placed.size(); j++) {
+        Bytes v = names[j].wire();
+        for (std::size_t l = 0; l < placed[j].physical_bytes; l = next_label(v, l)) {
+          const std::size_t off = placed[j].start + l;
+          if (off > kMaxPointerOffset) break;
+          const std::size_t tail = v.size() - l;
+          if (!has[tail] || k_for_len[tail] >= keep) continue;
+          if (same_tail(w, k_for_len[tail], v, l)) {
+            keep = k_for_len[tail];
+            target = off;
           }
         }
       }
     }
+    const bool found = keep < w.size();
     if (i < placed.size()) placed[i] = {pos, found ? keep : w.size() - 1};
     if (out != nullptr)
       for (std::size_t b = 0; b < keep; b++) out[pos + b] = w[b];
