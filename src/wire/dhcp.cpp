@@ -10,6 +10,14 @@ namespace {
 
 using Scratch = std::array<u8, kDhcpMaxOptionValue>;
 
+constexpr std::array<u8, 16> kTypedCodes = {
+    dhcp_opt::subnet_mask,   dhcp_opt::router,       dhcp_opt::dns_server,
+    dhcp_opt::hostname,      dhcp_opt::domain_name,  dhcp_opt::interface_mtu,
+    dhcp_opt::requested_ip,  dhcp_opt::lease_time,   dhcp_opt::message_type,
+    dhcp_opt::server_id,     dhcp_opt::parameter_request_list,
+    dhcp_opt::max_message_size, dhcp_opt::client_id, dhcp_opt::rapid_commit,
+    dhcp_opt::domain_search, dhcp_opt::classless_route};
+
 bool is_typed(u8 code) noexcept {
   switch (code) {
     case dhcp_opt::subnet_mask:
@@ -373,8 +381,9 @@ Status DhcpRepr::check() const noexcept {
 
 std::size_t DhcpRepr::length() const noexcept {
   std::size_t n = kDhcpOptionsOffset + 1;  // fixed part, cookie, end
-  for (unsigned c = 1; c < 255; c++)
-    if (auto len = option_value(*this, static_cast<u8>(c), nullptr)) n += wire_size(*len);
+  for (u8 c : kTypedCodes)
+    if (auto len = option_value(*this, c, nullptr)) n += wire_size(*len);
+  for (const auto& o : other) n += wire_size(o.data.size());
   return n < kDhcpMinLen ? kDhcpMinLen : n;
 }
 
@@ -425,7 +434,12 @@ Status DhcpRepr::emit(MutBytes out, Bytes priority) const noexcept {
   for (u8 c : priority) type_requested = type_requested || c == dhcp_opt::message_type;
   if (!type_requested) put(dhcp_opt::message_type);
   for (u8 c : priority) put(c);
-  for (unsigned c = 1; c < 255; c++) put(static_cast<u8>(c));
+  // The rest by ascending code: mark what is present, then walk the codes.
+  std::array<bool, 256> present{};
+  for (u8 c : kTypedCodes) present[c] = true;  // put() skips absent ones
+  for (const auto& o : other) present[o.code] = true;
+  for (unsigned c = 1; c < 255; c++)
+    if (present[c]) put(static_cast<u8>(c));
   p[pos++] = dhcp_opt::end;
   PASST_CHECK(pos <= len);  // the rest is padding, already zero
   return {};

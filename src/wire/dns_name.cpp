@@ -1,5 +1,7 @@
 #include "wire/dns_name.hpp"
 
+#include <cstring>
+
 #include "util/endian.hpp"
 
 namespace passt::wire {
@@ -16,10 +18,8 @@ constexpr std::size_t kMaxCompressTargets = 64;
 std::size_t next_label(Bytes wire, std::size_t off) noexcept { return off + 1 + wire[off]; }
 
 bool same_tail(Bytes a, std::size_t off_a, Bytes b, std::size_t off_b) noexcept {
-  if (a.size() - off_a != b.size() - off_b) return false;
-  for (std::size_t i = 0; off_a + i < a.size(); i++)
-    if (a[off_a + i] != b[off_b + i]) return false;
-  return true;
+  const std::size_t n = a.size() - off_a;
+  return n == b.size() - off_b && std::memcmp(a.data() + off_a, b.data() + off_b, n) == 0;
 }
 
 struct Placed {
@@ -67,8 +67,7 @@ std::size_t encode(std::span<const DnsName> names, DnsCompression c, u8* out) no
     }
     const bool found = keep < w.size();
     if (i < placed.size()) placed[i] = {pos, found ? keep : w.size() - 1};
-    if (out != nullptr)
-      for (std::size_t b = 0; b < keep; b++) out[pos + b] = w[b];
+    if (out != nullptr && keep > 0) std::memcpy(out + pos, w.data(), keep);
     pos += keep;
     if (found) {
       if (out != nullptr) store_be16(out + pos, static_cast<u16>(0xc000u | target));
@@ -115,7 +114,7 @@ Result<DnsName> DnsName::from_wire(Bytes wire) noexcept {
   }
   if (pos + 1 != wire.size()) return Err::malformed;
   DnsName n;
-  for (std::size_t i = 0; i < wire.size(); i++) n.wire_[i] = wire[i];
+  std::memcpy(n.wire_.data(), wire.data(), wire.size());
   n.len_ = static_cast<u8>(wire.size());
   return n;
 }
@@ -185,7 +184,7 @@ Result<DnsDecoded> dns_decode_name(Bytes buf, std::size_t pos, DnsCompression c)
     if (p + 1 + l > buf.size()) return Err::truncated;
     // The label, its length byte and the root label still to come.
     if (olen + 1 + l + 1 > kDnsMaxName) return Err::msg_size;
-    for (std::size_t i = 0; i <= l; i++) d.name.wire_[olen + i] = buf[p + i];
+    std::memcpy(d.name.wire_.data() + olen, buf.data() + p, 1u + l);
     olen += 1 + static_cast<std::size_t>(l);
     p += 1 + static_cast<std::size_t>(l);
   }

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <array>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -147,10 +148,7 @@ class DnsName {
   DnsNameText text() const noexcept;
 
   friend bool operator==(const DnsName& a, const DnsName& b) noexcept {
-    if (a.len_ != b.len_) return false;
-    for (std::size_t i = 0; i < a.len_; i++)
-      if (a.wire_[i] != b.wire_[i]) return false;
-    return true;
+    return a.len_ == b.len_ && std::memcmp(a.wire_.data(), b.wire_.data(), a.len_) == 0;
   }
 
  private:
