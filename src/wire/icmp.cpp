@@ -21,7 +21,9 @@ IcmpRepr IcmpRepr::from(const IcmpView& v) noexcept {
 }
 
 Status IcmpRepr::emit(MutBytes out) const noexcept {
-  if (out.size() < length()) return Err::truncated;
+  // Written so that an absurd payload_len cannot wrap length().
+  if (out.size() < kIcmpHeaderLen || out.size() - kIcmpHeaderLen < payload_len)
+    return Err::truncated;
   u8* p = out.data();
   p[0] = type;
   p[1] = code;

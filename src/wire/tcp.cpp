@@ -245,7 +245,9 @@ Status TcpRepr::emit(MutBytes out) const noexcept {
   if (options.sack_count > kTcpMaxSackBlocks) return Err::invalid;
   const std::size_t olen = options.length();
   if (olen > kTcpMaxOptionsLen) return Err::invalid;
-  if (out.size() < length()) return Err::truncated;
+  // Written so that an absurd payload_len cannot wrap length().
+  if (out.size() < kTcpHeaderLen + olen || out.size() - kTcpHeaderLen - olen < payload_len)
+    return Err::truncated;
   u8* p = out.data();
   store_be16(p, src_port);
   store_be16(p + 2, dst_port);

@@ -41,7 +41,7 @@ UdpRepr UdpRepr::from(const UdpView& v) noexcept {
 }
 
 Status UdpRepr::emit_header(MutBytes out) const noexcept {
-  if (length() > 65535) return Err::invalid;
+  if (payload_len > kUdpMaxPayload) return Err::invalid;
   if (out.size() < length()) return Err::truncated;
   u8* p = out.data();
   store_be16(p, src_port);

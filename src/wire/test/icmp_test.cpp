@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -111,6 +112,9 @@ TEST(Icmp, ChecksumOverOddLengthPayload) {
 TEST(Icmp, EmitNeedsRoomForThePayload) {
   IcmpEchoRepr r{true, 1, 1, 4};
   std::vector<u8> out(11, 0xee);
+  EXPECT_EQ(r.emit(MutBytes(out)).err(), Err::truncated);
+  for (u8 b : out) EXPECT_EQ(b, 0xee);
+  r.payload_len = SIZE_MAX;  // length() would wrap
   EXPECT_EQ(r.emit(MutBytes(out)).err(), Err::truncated);
   for (u8 b : out) EXPECT_EQ(b, 0xee);
 }

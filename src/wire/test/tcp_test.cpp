@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -301,6 +302,10 @@ TEST(Tcp, EmitNeedsRoomForThePayload) {
   std::vector<u8> out(33, 0xee);
   EXPECT_EQ(r.emit(MutBytes(out)).err(), Err::truncated);
   for (u8 b : out) EXPECT_EQ(b, 0xee);
+  r.payload_len = SIZE_MAX - 23;  // length() would wrap to 0
+  EXPECT_EQ(r.emit(MutBytes(out)).err(), Err::truncated);
+  for (u8 b : out) EXPECT_EQ(b, 0xee);
+  r.payload_len = 10;
   out.resize(34);
   EXPECT_TRUE(r.emit(MutBytes(out)));
 }

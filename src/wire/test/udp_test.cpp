@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -143,6 +144,9 @@ TEST(Udp, EmitLimits) {
   r.payload_len = 4;
   std::vector<u8> small(11, 0xee);
   EXPECT_EQ(r.emit(MutBytes(small)).err(), Err::truncated);
+  for (u8 b : small) EXPECT_EQ(b, 0xee);
+  r.payload_len = SIZE_MAX;  // length() would wrap
+  EXPECT_EQ(r.emit(MutBytes(small)).err(), Err::invalid);
   for (u8 b : small) EXPECT_EQ(b, 0xee);
 }
 
