@@ -1,0 +1,172 @@
+#include "engine/engine.hpp"
+
+#include <array>
+
+#include "proto/arp.hpp"
+#include "proto/dhcp.hpp"
+#include "proto/dhcpv6.hpp"
+#include "proto/ndp.hpp"
+
+namespace passt::engine {
+
+namespace {
+
+SipKey random_key(ports::Entropy& e) noexcept {
+  std::array<u8, 16> b{};
+  e.fill(MutBytes(b));
+  return SipKey::from_bytes(b);
+}
+
+constexpr u8 kIcmpv6RouterSolicitation = 133;
+constexpr u8 kIcmpv6Redirect = 137;
+
+}  // namespace
+
+Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports ports,
+               const Sizing& sizing)
+    : cfg_(cfg),
+      net_(net),
+      ports_(ports),
+      sizing_(sizing),
+      out_(ports.tap, sizing.tap_batch_frames, sizing.tap_arena),
+      ctx_{net, guest_, out_},
+      flows_(sizing.flows, random_key(ports.entropy)),
+      timers_(sizing.flows + kGlobalTimers) {}
+
+u32 Engine::random_u32() noexcept {
+  std::array<u8, 4> b{};
+  ports_.entropy.fill(MutBytes(b));
+  return load_be32(b.data());
+}
+
+void Engine::start(Instant now) noexcept {
+  // RA timer: the first expiry only schedules the next (as passt).
+  if (net_.v6.enabled && net_.ndp && net_.ra)
+    timers_.set(timer_id(kTimerRa), now + proto::ndp_ra_interval(random_u32()));
+}
+
+void Engine::on_tap_frames(std::span<const Bytes> frames, Instant now) noexcept {
+  for (Bytes f : frames) handle_frame(f, now);
+}
+
+void Engine::on_tap_state(bool connected, Instant now) noexcept {
+  (void)now;
+  if (!connected) {
+    // A new guest may have another MAC: go back to broadcast until it talks.
+    guest_.mac = MacAddr::broadcast();
+  }
+}
+
+void Engine::on_socket_event(u64 ref, u32 events, Instant now) noexcept {
+  (void)ref;
+  (void)events;
+  (void)now;
+}
+
+void Engine::on_deadline(Instant now) noexcept {
+  // Bounded: each expired timer is either cleared or moved into the future.
+  for (u32 n = 0; n < sizing_.flows + kGlobalTimers && !timers_.empty(); n++) {
+    if (timers_.top_time() > now) break;
+    u32 id = timers_.top_id();
+    if (id == timer_id(kTimerRa)) {
+      if (!ra_first_ && proto::ndp_send_unsolicited_ra(ctx_)) stats_.ra_unsolicited++;
+      ra_first_ = false;
+      timers_.set(id, now + proto::ndp_ra_interval(random_u32()));
+    } else {
+      timers_.clear(id);  // flow timers arrive with the L4 protocols
+    }
+  }
+}
+
+void Engine::flush(Instant now) noexcept {
+  (void)now;
+  out_.flush();
+}
+
+Instant Engine::next_deadline() const noexcept { return timers_.top_time(); }
+
+void Engine::learn(const wire::Frame& f) noexcept {
+  if (!f.eth_src.is_multicast() && !f.eth_src.is_zero()) guest_.mac = f.eth_src;
+  if (f.l3 == wire::L3::ipv4) {
+    if (!f.src.is_unspecified()) guest_.addr4_seen = f.src.v4();
+  } else if (f.l3 == wire::L3::ipv6) {
+    const Ipv6Addr& s = f.src.v6();
+    if (s.is_link_local())
+      guest_.addr6_ll_seen = s;
+    else if (!s.is_unspecified())
+      guest_.addr6_seen = s;
+  }
+}
+
+void Engine::handle_frame(Bytes frame, Instant now) noexcept {
+  stats_.frames_in++;
+  auto pf = wire::parse_frame(frame);
+  if (!pf) {
+    stats_.frames_bad++;
+    return;
+  }
+  const wire::Frame& f = *pf;
+  learn(f);
+  switch (f.l3) {
+    case wire::L3::arp:
+      if (proto::arp_handle(ctx_, f.eth_src, *f.arp))
+        stats_.arp_replies++;
+      else
+        stats_.frames_dropped++;
+      return;
+    case wire::L3::ipv4:
+      handle_ipv4(f, now);
+      return;
+    case wire::L3::ipv6:
+      handle_ipv6(f, now);
+      return;
+  }
+}
+
+void Engine::handle_ipv4(const wire::Frame& f, Instant now) noexcept {
+  if (!net_.v4.enabled || f.src.is_loopback() || f.dst.is_loopback()) {
+    stats_.frames_dropped++;
+    return;
+  }
+  if (f.fragment) {
+    if (frag_warn_.allow(now)) LOG_WARN("Can't process IPv4 fragments, dropping");
+    stats_.frames_dropped++;
+    return;
+  }
+  if (f.l4 == wire::L4::udp && f.dst_port == 67) {
+    if (proto::dhcp_handle(ctx_, f))
+      stats_.dhcp_replies++;
+    else
+      stats_.frames_dropped++;
+    return;
+  }
+  stats_.frames_dropped++;  // ICMP, UDP and TCP arrive with their handlers
+}
+
+void Engine::handle_ipv6(const wire::Frame& f, Instant now) noexcept {
+  (void)now;
+  if (!net_.v6.enabled || f.src.is_loopback() || f.dst.is_loopback()) {
+    stats_.frames_dropped++;
+    return;
+  }
+  if (f.l4 == wire::L4::icmpv6 && !f.l4_bytes.empty()) {
+    u8 type = f.l4_bytes[0];
+    if (type >= kIcmpv6RouterSolicitation && type < kIcmpv6Redirect) {
+      if (proto::ndp_handle(ctx_, f))
+        stats_.ndp_replies++;
+      else
+        stats_.frames_dropped++;
+      return;
+    }
+  }
+  if (f.l4 == wire::L4::udp && f.dst_port == 547) {
+    if (proto::dhcpv6_handle(ctx_, f))
+      stats_.dhcpv6_replies++;
+    else
+      stats_.frames_dropped++;
+    return;
+  }
+  stats_.frames_dropped++;
+}
+
+}  // namespace passt::engine

@@ -1,0 +1,96 @@
+// The engine: the one implementation of ports::EventSink.
+//
+// Theory of operation
+// -------------------
+// Adapters push three kinds of input, each with `now`: frames from the
+// guest, readiness of host sockets, and the passing of next_deadline().  The
+// engine parses each frame once (wire::parse_frame), learns the guest's MAC
+// and addresses from it, and hands it to the one protocol handler that owns
+// it: ARP, DHCP (UDP to port 67), NDP (ICMPv6 133-136), DHCPv6 (UDP to 547),
+// and, as they land, ICMP echo, UDP and TCP through the flow table.
+// Handlers queue frames for the guest in a TapOut; flush() at the end of each
+// batch sends them in one go.  Timers of every kind (per-flow and global)
+// live in one deadline heap whose minimum is next_deadline().
+//
+// Nothing here allocates after the constructor.
+#pragma once
+
+#include "core/config.hpp"
+#include "core/deadline_heap.hpp"
+#include "core/flow_table.hpp"
+#include "core/net_info.hpp"
+#include "ports/ports.hpp"
+#include "proto/context.hpp"
+#include "proto/tap_out.hpp"
+#include "util/log.hpp"
+#include "wire/frame.hpp"
+
+namespace passt::engine {
+
+struct Sizing {
+  u32 flows = 131072;           // flow table entries (passt: 131071)
+  u32 tap_batch_frames = 256;   // frames per tap write
+  std::size_t tap_arena = 1u << 20;  // bytes of queued frames per batch
+};
+
+struct Stats {
+  u64 frames_in = 0;
+  u64 frames_bad = 0;       // failed to parse
+  u64 frames_dropped = 0;   // parsed, but nobody handles them
+  u64 arp_replies = 0;
+  u64 dhcp_replies = 0;
+  u64 ndp_replies = 0;
+  u64 dhcpv6_replies = 0;
+  u64 ra_unsolicited = 0;
+};
+
+class Engine final : public ports::EventSink {
+ public:
+  Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports ports,
+         const Sizing& sizing);
+  ~Engine() override = default;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Schedules the start-up timers.  Call once, before the first event.
+  void start(Instant now) noexcept;
+
+  // ports::EventSink
+  void on_tap_frames(std::span<const Bytes> frames, Instant now) noexcept override;
+  void on_tap_state(bool connected, Instant now) noexcept override;
+  void on_socket_event(u64 ref, u32 events, Instant now) noexcept override;
+  void on_deadline(Instant now) noexcept override;
+  void flush(Instant now) noexcept override;
+  Instant next_deadline() const noexcept override;
+
+  const Stats& stats() const noexcept { return stats_; }
+  const proto::GuestL2& guest() const noexcept { return guest_; }
+  const core::FlowTable& flows() const noexcept { return flows_; }
+  const proto::TapOut& tap_out() const noexcept { return out_; }
+
+ private:
+  // Timer ids above the flow indices.
+  enum GlobalTimer : u32 { kTimerRa = 0, kGlobalTimers };
+  u32 timer_id(GlobalTimer t) const noexcept { return sizing_.flows + t; }
+
+  void handle_frame(Bytes frame, Instant now) noexcept;
+  void learn(const wire::Frame& f) noexcept;
+  void handle_ipv4(const wire::Frame& f, Instant now) noexcept;
+  void handle_ipv6(const wire::Frame& f, Instant now) noexcept;
+  u32 random_u32() noexcept;
+
+  const core::Config& cfg_;
+  const core::NetInfo& net_;
+  ports::Ports ports_;
+  Sizing sizing_;
+  proto::GuestL2 guest_;
+  proto::TapOut out_;
+  proto::TapCtx ctx_;
+  core::FlowTable flows_;
+  core::DeadlineHeap timers_;
+  bool ra_first_ = true;
+  RateLimit frag_warn_{Duration::seconds(10)};
+  Stats stats_;
+};
+
+}  // namespace passt::engine

@@ -1,0 +1,119 @@
+#include "proto/dhcpv6.hpp"
+
+#include <array>
+
+#include "util/log.hpp"
+#include "wire/dhcpv6.hpp"
+
+namespace passt::proto {
+
+namespace {
+
+using namespace wire;
+
+bool names_other_address(const FixedList<Dhcpv6Ia, kDhcpv6MaxIaNa>& ias,
+                         const Ipv6Addr& ours) noexcept {
+  for (const Dhcpv6Ia& ia : ias)
+    for (const Dhcpv6IaAddr& a : ia.addrs)
+      if (!(a.addr == ours)) return true;
+  return false;
+}
+
+}  // namespace
+
+bool dhcpv6_handle(TapCtx& ctx, const Frame& f) noexcept {
+  const core::NetInfo& net = ctx.net;
+  if (!net.dhcpv6 || !net.v6.enabled) return false;
+  if (!f.dst.v6().is_multicast()) return false;
+  auto v = Dhcpv6View::parse(f.payload);
+  if (!v) return false;
+  auto req = Dhcpv6Repr::from(*v);
+  if (!req || !req->client_id) return false;
+
+  const Dhcpv6Duid our_id = dhcpv6_duid_llt(net.our_mac, net.duid_time);
+  const bool has_sid = req->server_id.has_value();
+  const bool sid_ours = has_sid && *req->server_id == our_id;
+  if (has_sid && !sid_ours) return false;
+
+  Dhcpv6Repr rep;
+  rep.xid = req->xid;
+  rep.server_id = our_id;
+  rep.client_id = req->client_id;
+  bool with_ia = true;
+  switch (req->msg_type) {
+    case dhcpv6_msg::solicit:
+      if (has_sid) return false;
+      rep.msg_type = dhcpv6_msg::advertise;
+      break;
+    case dhcpv6_msg::request:
+    case dhcpv6_msg::renew:
+      if (!sid_ours) return false;
+      rep.msg_type = dhcpv6_msg::reply;
+      break;
+    case dhcpv6_msg::rebind:
+    case dhcpv6_msg::confirm:
+      if (has_sid) return false;
+      rep.msg_type = dhcpv6_msg::reply;
+      break;
+    case dhcpv6_msg::information_request:
+      if (!req->ia_na.empty() || !req->ia_ta.empty()) return false;
+      rep.msg_type = dhcpv6_msg::reply;
+      with_ia = false;
+      break;
+    default:
+      return false;
+  }
+
+  bool not_on_link = req->msg_type != dhcpv6_msg::solicit &&
+                     req->msg_type != dhcpv6_msg::information_request &&
+                     names_other_address(req->ia_na, net.v6.addr);
+  if (not_on_link) {
+    rep.status = Dhcpv6Status::make(dhcpv6_status::not_on_link, "Prefix not appropriate for link.");
+    for (const Dhcpv6Ia& ia : req->ia_na) {
+      Dhcpv6Ia echo = ia;
+      echo.status.reset();
+      (void)rep.ia_na.push(echo);
+    }
+  } else if (with_ia && req->msg_type != dhcpv6_msg::confirm) {
+    for (const Dhcpv6Ia& ia : req->ia_na) {
+      Dhcpv6Ia out;
+      out.iaid = ia.iaid;
+      out.t1 = kDhcpv6Infinity;
+      out.t2 = kDhcpv6Infinity;
+      Dhcpv6IaAddr a;
+      a.addr = net.v6.addr;
+      (void)out.addrs.push(a);
+      (void)rep.ia_na.push(out);
+    }
+  } else if (req->msg_type == dhcpv6_msg::confirm) {
+    rep.status = Dhcpv6Status::make(dhcpv6_status::success, "");
+  }
+  if (net.dhcp_dns)
+    for (const Ipv6Addr& a : net.v6.dns) (void)rep.dns_servers.push(a);
+  if (net.dhcp_search)
+    for (const std::string& s : net.search) {
+      auto n = DnsName::from_text(s);
+      if (n && !n->is_root()) (void)rep.domain_list.push(*n);
+    }
+
+  if (!rep.check()) return false;
+  std::array<u8, 1500> payload{};
+  std::size_t len = rep.length();
+  if (len > payload.size()) return false;
+  if (!rep.emit(MutBytes(payload.data(), len))) return false;
+
+  const Ipv6Addr to = f.src.v6();
+  MutBytes out = ctx.out.reserve(14 + 40 + 8 + len);
+  if (out.empty()) return false;
+  auto n = build_udp6(out, net.our_mac, f.eth_src, net.v6.our_tap_ll, to, kDhcpv6ServerPort,
+                      kDhcpv6ClientPort, Bytes(payload.data(), len), req->xid);
+  if (!n) {
+    ctx.out.abandon();
+    return false;
+  }
+  ctx.out.commit(*n);
+  LOG_DEBUG("DHCPv6: reply type %u to %s", rep.msg_type, to_text(to).c_str());
+  return true;
+}
+
+}  // namespace passt::proto

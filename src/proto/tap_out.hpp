@@ -1,0 +1,95 @@
+// Frames towards the guest.
+//
+// TapOut queues complete Ethernet frames in a fixed arena and sends them in
+// batches through the TapPort: one write (or one sendmsg for qemu's socket)
+// per batch, not per frame.  Handlers queue during an event batch; the
+// engine flushes at the end of the batch (EventSink::flush) or when the
+// arena or the frame list fills.
+//
+// GuestL2 holds what we learn of the guest's link: its MAC (broadcast until
+// the first frame arrives, as in passt) and the addresses it uses.
+//
+// The build_* helpers write a complete frame (Ethernet, IP and L4 headers
+// with checksums around a payload) for the service responders; the TCP
+// and UDP data paths build their own frames in place.
+#pragma once
+
+#include <span>
+
+#include "ports/tap.hpp"
+#include "util/addr.hpp"
+#include "util/result.hpp"
+#include "util/types.hpp"
+
+namespace passt::proto {
+
+struct GuestL2 {
+  MacAddr mac = MacAddr::broadcast();
+  Ipv4Addr addr4_seen;
+  Ipv6Addr addr6_seen;
+  Ipv6Addr addr6_ll_seen;
+};
+
+class TapOut {
+ public:
+  // `max_frames` frames and `arena_bytes` bytes per batch, allocated here.
+  TapOut(ports::TapPort& tap, u32 max_frames, std::size_t arena_bytes);
+  ~TapOut();
+  TapOut(const TapOut&) = delete;
+  TapOut& operator=(const TapOut&) = delete;
+
+  // A buffer for one frame of up to `len` bytes at the end of the queue
+  // (flushing first if it does not fit).  Empty if `len` exceeds the arena.
+  // Call commit() with the final length, or nothing to abandon it.
+  MutBytes reserve(std::size_t len) noexcept;
+  void commit(std::size_t len) noexcept;
+  void abandon() noexcept { open_ = false; }
+
+  // Queues a copy of a complete frame.
+  bool push(Bytes frame) noexcept;
+
+  // Sends everything queued.  Returns frames accepted by the port; the rest
+  // are dropped (and counted).
+  std::size_t flush() noexcept;
+
+  std::size_t queued() const noexcept { return nframes_; }
+  u64 sent_frames() const noexcept { return sent_; }
+  u64 dropped_frames() const noexcept { return dropped_; }
+  bool connected() const noexcept { return tap_.connected(); }
+
+ private:
+  ports::TapPort& tap_;
+  u32 max_frames_;
+  std::size_t arena_bytes_;
+  u8* arena_ = nullptr;
+  Bytes* frames_ = nullptr;
+  u32 nframes_ = 0;
+  std::size_t used_ = 0;
+  std::size_t reserved_ = 0;  // length reserved by the last reserve()
+  bool open_ = false;
+  u64 sent_ = 0;
+  u64 dropped_ = 0;
+};
+
+// --- Frame builders for the service responders -----------------------------
+// Each writes a complete frame into `out` and returns its length, or an
+// error if `out` is too small.
+
+Result<std::size_t> build_udp4(MutBytes out, const MacAddr& src_mac, const MacAddr& dst_mac,
+                               Ipv4Addr src, Ipv4Addr dst, u16 sport, u16 dport,
+                               Bytes payload) noexcept;
+Result<std::size_t> build_udp6(MutBytes out, const MacAddr& src_mac, const MacAddr& dst_mac,
+                               const Ipv6Addr& src, const Ipv6Addr& dst, u16 sport, u16 dport,
+                               Bytes payload, u32 flow_label = 0) noexcept;
+// `icmp` is a complete ICMPv6 message whose checksum is already correct for
+// (src, dst).
+Result<std::size_t> build_icmp6(MutBytes out, const MacAddr& src_mac, const MacAddr& dst_mac,
+                                const Ipv6Addr& src, const Ipv6Addr& dst, u8 hop_limit,
+                                Bytes icmp) noexcept;
+Result<std::size_t> build_eth(MutBytes out, const MacAddr& src_mac, const MacAddr& dst_mac,
+                              u16 ethertype, Bytes payload) noexcept;
+
+// Ethernet destination for an IPv6 multicast address (33:33 + low 32 bits).
+MacAddr ipv6_multicast_mac(const Ipv6Addr& a) noexcept;
+
+}  // namespace passt::proto
