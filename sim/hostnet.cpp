@@ -28,6 +28,9 @@ constexpr Duration kSlowTick = Duration::millis(10);
 constexpr std::size_t kMaxUdp4 = 65507;
 constexpr std::size_t kMaxUdp6 = 65527;
 constexpr u64 kTraceSockEv = 0x5345;
+// Segments in flight per direction: bounds the event queue whatever the
+// application's write pattern (the kernel's congestion window plays this role).
+constexpr u32 kMaxInflightSegs = 64;
 
 // Linux TCP states (include/net/tcp_states.h).
 enum : u8 {
@@ -99,6 +102,7 @@ struct SimHostNet::Endpoint {
   bool aborted = false;    // we sent RST
   bool pump_pending = false;
   bool tick_pending = false;
+  u32 inflight_segs = 0;  // data segments on the wire (bounded: kMaxInflightSegs)
   // Remote peer application (owner == peer).
   PeerSpec peer;
   u64 produced = 0;
@@ -198,6 +202,7 @@ SimHostNet::SimHostNet(World& world, const HostNetConfig& cfg)
   services_.reset(new Service[cfg_.max_services > 0 ? cfg_.max_services : 1]);
   scratch_.reset(new u8[kScratch]);
   pending_.reset(new Pending[cfg_.events_per_poll]);
+  watched_.reset(new u32[cfg_.max_sockets]);
   const std::size_t cap = cfg_.buf_cap;
   const std::size_t total = static_cast<std::size_t>(cfg_.max_conns) * 4 * cap +
                             static_cast<std::size_t>(cfg_.max_dgram_socks) * cap;
@@ -842,8 +847,21 @@ void SimHostNet::close(Sock s) noexcept {
   if (r == nullptr) return;
   if (r->type == SockType::tcp) close_tcp(*r);
   if (r->dq >= 0) dqs_[static_cast<u32>(r->dq)].used = false;
+  drop_watch(*r);
   r->used = false;
-  r->watched = false;
+}
+
+void SimHostNet::drop_watch(SockRec& r) noexcept {
+  if (!r.watched) return;
+  r.watched = false;
+  r.wake = false;
+  const u32 idx = static_cast<u32>(&r - socks_.get());
+  for (u32 i = 0; i < n_watched_; i++) {
+    if (watched_[i] == idx) {
+      watched_[i] = watched_[--n_watched_];
+      return;
+    }
+  }
 }
 
 void SimHostNet::close_tcp(SockRec& r) noexcept {
@@ -1132,6 +1150,8 @@ void SimHostNet::pump(u32 ci, u8 d) noexcept {
   const u64 room = s.peer_edge > s.snd_nxt ? s.peer_edge - s.snd_nxt : 0;
   const u64 len = mn(mn(avail, room), cfg_.seg_max);
   if (len > 0) {
+    if (s.inflight_segs >= kMaxInflightSegs) return;  // the next ack pumps again
+    s.inflight_segs++;
     const Duration ser = Duration::nanos(static_cast<i64>(len * 1000000000ULL / c.bandwidth));
     w_.schedule(now + ser + c.latency, actor_, kSeg, ci, c.gen, s.snd_nxt,
                 static_cast<u32>(len) | (static_cast<u32>(d) << kDirShift));
@@ -1161,6 +1181,7 @@ void SimHostNet::on_seg(const Event& ev_) noexcept {
   Endpoint& s = c.ep[d];
   Endpoint& r = c.ep[1 - d];
   const u8 rs = static_cast<u8>(1 - d);
+  if (len > 0 && s.inflight_segs > 0) s.inflight_segs--;
   if (r.reset || r.aborted) return;
   if (r.owner == Owner::none) {
     // The receiver is gone: a FIN is acknowledged, data draws a RST.
@@ -1521,6 +1542,7 @@ u32 SimHostNet::pending_events(const SockRec& r) const noexcept {
 Status SimHostNet::watch(Sock s, u32 events, u64 ref) noexcept {
   SockRec* r = rec(s);
   if (r == nullptr) return Err::bad_handle;
+  if (!r->watched) watched_[n_watched_++] = static_cast<u32>(r - socks_.get());
   r->watched = true;
   r->edge = (events & ev::edge) != 0;
   r->interest = events & kAllEvents;
@@ -1532,16 +1554,14 @@ Status SimHostNet::watch(Sock s, u32 events, u64 ref) noexcept {
 void SimHostNet::unwatch(Sock s) noexcept {
   SockRec* r = rec(s);
   if (r == nullptr) return;
-  r->watched = false;
-  r->wake = false;
+  drop_watch(*r);
 }
 
 bool SimHostNet::has_work(Instant now) const noexcept {
   (void)now;
-  for (u32 i = 0; i < cfg_.max_sockets; i++) {
-    const SockRec& r = socks_[i];
-    if (r.used && r.watched && pending_events(r) != 0) return true;
-  }
+  const SockRec* socks = socks_.get();
+  for (u32 i = 0; i < n_watched_; i++)
+    if (pending_events(socks[watched_[i]]) != 0) return true;
   return false;
 }
 
@@ -1556,7 +1576,7 @@ void SimHostNet::deliver(ports::EventSink& sink, Instant now) noexcept {
     const u32 evs = pending_events(r);
     r.wake = false;
     if (evs == 0) continue;
-    pending_[n++] = Pending{r.ref, evs};
+    pending_[n++] = Pending{r.ref, evs, static_cast<i32>(i) + kFdBase};
     next_cursor = (i + 1) % total;
     if (n == cfg_.events_per_poll) break;
   }
@@ -1564,8 +1584,17 @@ void SimHostNet::deliver(ports::EventSink& sink, Instant now) noexcept {
   // Like epoll_wait: the batch is fixed before the engine sees any of it.
   for (std::size_t i = 0; i < n; i++) {
     w_.trace(kTraceSockEv, pending_[i].ref * 64 + pending_[i].events);
+    last_ = pending_[i];
+    have_last_ = true;
     sink.on_socket_event(pending_[i].ref, pending_[i].events, now);
   }
+}
+
+const char* SimHostNet::last_delivery() noexcept {
+  if (!have_last_) return nullptr;
+  std::snprintf(last_buf_, sizeof(last_buf_), "socket %d ref %#llx events %#x", last_.fd,
+                static_cast<unsigned long long>(last_.ref), last_.events);
+  return last_buf_;
 }
 
 // --- datagrams ---------------------------------------------------------------------

@@ -200,6 +200,7 @@ class SimHostNet final : public ports::HostNet, public Actor, public EngineFeed 
   void on_event(const Event& e) noexcept override;
   bool has_work(Instant now) const noexcept override;
   void deliver(ports::EventSink& sink, Instant now) noexcept override;
+  const char* last_delivery() noexcept override;
 
  private:
   struct Conn;
@@ -251,6 +252,7 @@ class SimHostNet final : public ports::HostNet, public Actor, public EngineFeed 
   void orphan_check_done(u32 ci, u8 side) noexcept;
   void notify_ep(const Endpoint& e, u32 bits) noexcept;
   void notify_fd(i32 fd, u32 bits) noexcept;
+  void drop_watch(SockRec& r) noexcept;
   void close_tcp(SockRec& r) noexcept;
   u32 tcp_readiness(const SockRec& r) const noexcept;
 
@@ -282,8 +284,14 @@ class SimHostNet final : public ports::HostNet, public Actor, public EngineFeed 
   struct Pending {
     u64 ref;
     u32 events;
+    i32 fd;
   };
+  Pending last_{};
+  bool have_last_ = false;
+  char last_buf_[96] = {};
   std::unique_ptr<Pending[]> pending_;
+  std::unique_ptr<u32[]> watched_;  // indices of watched sockets (has_work scans only these)
+  u32 n_watched_ = 0;
 };
 
 class HostNetChecker final : public Checker {

@@ -1,15 +1,38 @@
+// Compiled with optimisation even in debug builds (sim/CMakeLists.txt): these
+// loops touch every byte the simulator moves, and the swarm must stay fast.
 #include "sim/pattern.hpp"
 
-#include "sim/prng.hpp"
-#include "util/siphash.hpp"
+#include <cstring>
 
 namespace passt::sim {
 
 namespace {
 
-u64 word(u64 stream, u64 k) noexcept { return mix64(stream * 0x9e3779b97f4a7c15ULL ^ mix64(k)); }
+// splitmix64's finaliser (a local copy so it inlines here).
+inline u64 mix(u64 z) noexcept {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
-const SipKey kKey{0x73696d2d6b657931ULL, 0x73696d2d6b657932ULL};
+inline u64 word(u64 stream, u64 k) noexcept { return mix(stream * 0x9e3779b97f4a7c15ULL ^ mix(k)); }
+
+inline u64 rotl(u64 x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+
+// A fast non-cryptographic 64-bit hash (multiply-rotate per word, mixed at
+// the end).  It only has to notice accidental changes.
+u64 hash_bytes(u64 h, const u8* p, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    u64 w;
+    std::memcpy(&w, p + i, 8);
+    h = rotl((h ^ w) * 0x9e3779b97f4a7c15ULL, 29) + 0x632be59bd9b4e019ULL;
+  }
+  u64 tail = 0;
+  for (std::size_t k = 0; i + k < n; k++) tail |= static_cast<u64>(p[i + k]) << (8 * k);
+  h = rotl((h ^ tail ^ (u64{n} << 56)) * 0x9e3779b97f4a7c15ULL, 29);
+  return mix(h);
+}
 
 }  // namespace
 
@@ -18,37 +41,45 @@ u8 pattern_byte(u64 stream, u64 off) noexcept {
 }
 
 void fill_pattern(u64 stream, u64 off, MutBytes out) noexcept {
+  u8* p = out.data();
+  const std::size_t n = out.size();
   std::size_t i = 0;
-  while (i < out.size()) {
-    u64 k = (off + i) / 8;
-    u64 w = word(stream, k);
-    for (u64 b = (off + i) % 8; b < 8 && i < out.size(); b++, i++) out[i] = static_cast<u8>(w >> (8 * b));
+  // Head up to a word boundary of the stream, then whole words, then tail.
+  while (i < n && (off + i) % 8 != 0) {
+    p[i] = pattern_byte(stream, off + i);
+    i++;
   }
+  for (; i + 8 <= n; i += 8) {
+    const u64 w = word(stream, (off + i) / 8);
+    for (int b = 0; b < 8; b++) p[i + static_cast<std::size_t>(b)] = static_cast<u8>(w >> (8 * b));
+  }
+  for (; i < n; i++) p[i] = pattern_byte(stream, off + i);
 }
 
 std::size_t check_pattern(u64 stream, u64 off, Bytes in) noexcept {
+  const u8* p = in.data();
+  const std::size_t n = in.size();
   std::size_t i = 0;
-  while (i < in.size()) {
-    u64 k = (off + i) / 8;
-    u64 w = word(stream, k);
-    for (u64 b = (off + i) % 8; b < 8 && i < in.size(); b++, i++)
-      if (in[i] != static_cast<u8>(w >> (8 * b))) return i;
+  while (i < n && (off + i) % 8 != 0) {
+    if (p[i] != pattern_byte(stream, off + i)) return i;
+    i++;
   }
-  return in.size();
+  for (; i + 8 <= n; i += 8) {
+    const u64 w = word(stream, (off + i) / 8);
+    for (int b = 0; b < 8; b++)
+      if (p[i + static_cast<std::size_t>(b)] != static_cast<u8>(w >> (8 * b))) return i + static_cast<std::size_t>(b);
+  }
+  for (; i < n; i++)
+    if (p[i] != pattern_byte(stream, off + i)) return i;
+  return n;
 }
 
-u64 content_hash(Bytes b) noexcept { return siphash24(kKey, b); }
+u64 content_hash(Bytes b) noexcept { return hash_bytes(0x73696d2d6b657931ULL, b.data(), b.size()); }
 
 u64 fingerprint(Bytes b) noexcept {
-  SipHasher h(kKey);
-  h.update_u64(b.size());
-  if (b.size() <= 256) {
-    h.update(b);
-  } else {
-    h.update(b.first(128));
-    h.update(b.last(128));
-  }
-  return h.finish();
+  if (b.size() <= 256) return content_hash(b);
+  u64 h = hash_bytes(0x73696d2d6b657932ULL ^ b.size(), b.data(), 128);
+  return hash_bytes(h, b.data() + b.size() - 128, 128);
 }
 
 }  // namespace passt::sim

@@ -16,7 +16,7 @@ void fill_pattern(u64 stream, u64 off, MutBytes out) noexcept;
 // in.size() if all match.
 std::size_t check_pattern(u64 stream, u64 off, Bytes in) noexcept;
 
-// Full-content hash (SipHash-2-4 under a fixed key).
+// Full-content hash (fast, non-cryptographic: it detects accidental changes).
 u64 content_hash(Bytes b) noexcept;
 // Cheap identity of a frame: its length and its first and last 128 bytes.
 u64 fingerprint(Bytes b) noexcept;

@@ -124,10 +124,13 @@ void World::poll_engine() noexcept {
   polls_++;
   if (last_poll_at_ == now_) {
     if (++polls_at_instant_ > kMaxPollsPerInstant) {
+      const char* last = nullptr;
+      for (std::size_t i = 0; i < n_feeds_ && last == nullptr; i++) last = feeds_[i]->last_delivery();
       fail("world",
            "livelock: %llu engine polls at the same instant without time advancing "
-           "(readiness or a deadline the engine never consumes)",
-           static_cast<unsigned long long>(polls_at_instant_));
+           "(readiness or a deadline the engine never consumes; engine deadline %s; last: %s)",
+           static_cast<unsigned long long>(polls_at_instant_),
+           sink_->next_deadline() <= now_ ? "due" : "not due", last != nullptr ? last : "-");
       return;
     }
   } else {

@@ -69,6 +69,8 @@ class EngineFeed {
   virtual ~EngineFeed() = default;
   virtual bool has_work(Instant now) const noexcept = 0;
   virtual void deliver(ports::EventSink& sink, Instant now) noexcept = 0;
+  // What it delivered last (for a livelock report); nullptr if nothing.
+  virtual const char* last_delivery() noexcept { return nullptr; }
 };
 
 // Labels of the independent PRNG streams derived from one seed.
