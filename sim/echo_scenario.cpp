@@ -115,44 +115,34 @@ void EchoGuest::on_frame(Bytes frame, Instant now) noexcept {
   any_ = true;
 }
 
+const char* EchoGuestChecker::check(World& w) noexcept {
+  (void)w;
+  const LinkStats& a = l_.stats(Dir::to_engine);
+  const LinkStats& b = l_.stats(Dir::to_guest);
+  if (g_.phantoms() > 0) {
+    std::snprintf(buf_, sizeof(buf_), "guest received frame #%llu that it never sent",
+                  static_cast<unsigned long long>(g_.first_phantom()));
+    return buf_;
+  }
+  if (g_.corrupted_seen() > a.corrupted + b.corrupted) {
+    std::snprintf(buf_, sizeof(buf_), "guest saw %llu corrupted frames, the link corrupted %llu",
+                  static_cast<unsigned long long>(g_.corrupted_seen()),
+                  static_cast<unsigned long long>(a.corrupted + b.corrupted));
+    return buf_;
+  }
+  if (g_.dups_seen() > a.duplicated + b.duplicated) {
+    std::snprintf(buf_, sizeof(buf_), "guest saw %llu duplicates, the link made %llu",
+                  static_cast<unsigned long long>(g_.dups_seen()),
+                  static_cast<unsigned long long>(a.duplicated + b.duplicated));
+    return buf_;
+  }
+  if (!l_.ever_reordered() && g_.order_violations() > 0) return "frame order changed without reordering";
+  return nullptr;
+}
+
 namespace {
 
 // --- checkers ------------------------------------------------------------------------------
-
-class EchoGuestChecker final : public Checker {
- public:
-  EchoGuestChecker(const EchoGuest& g, const SimLink& l) noexcept : g_(g), l_(l) {}
-  const char* name() const noexcept override { return "echo-guest"; }
-  const char* check(World& w) noexcept override {
-    (void)w;
-    const LinkStats& a = l_.stats(Dir::to_engine);
-    const LinkStats& b = l_.stats(Dir::to_guest);
-    if (g_.phantoms() > 0) {
-      std::snprintf(buf_, sizeof(buf_), "guest received frame #%llu that it never sent",
-                    static_cast<unsigned long long>(g_.first_phantom()));
-      return buf_;
-    }
-    if (g_.corrupted_seen() > a.corrupted + b.corrupted) {
-      std::snprintf(buf_, sizeof(buf_), "guest saw %llu corrupted frames, the link corrupted %llu",
-                    static_cast<unsigned long long>(g_.corrupted_seen()),
-                    static_cast<unsigned long long>(a.corrupted + b.corrupted));
-      return buf_;
-    }
-    if (g_.dups_seen() > a.duplicated + b.duplicated) {
-      std::snprintf(buf_, sizeof(buf_), "guest saw %llu duplicates, the link made %llu",
-                    static_cast<unsigned long long>(g_.dups_seen()),
-                    static_cast<unsigned long long>(a.duplicated + b.duplicated));
-      return buf_;
-    }
-    if (!l_.ever_reordered() && g_.order_violations() > 0) return "frame order changed without reordering";
-    return nullptr;
-  }
-
- private:
-  const EchoGuest& g_;
-  const SimLink& l_;
-  char buf_[160] = {};
-};
 
 class EchoEngineChecker final : public Checker {
  public:

@@ -78,4 +78,17 @@ class EchoGuest final : public GuestStack {
   u32 final_accepted_ = 0;
 };
 
+// The echo guest's safety properties against what the link declared.
+class EchoGuestChecker final : public Checker {
+ public:
+  EchoGuestChecker(const EchoGuest& g, const SimLink& l) noexcept : g_(g), l_(l) {}
+  const char* name() const noexcept override { return "echo-guest"; }
+  const char* check(World& w) noexcept override;
+
+ private:
+  const EchoGuest& g_;
+  const SimLink& l_;
+  char buf_[160] = {};
+};
+
 }  // namespace passt::sim

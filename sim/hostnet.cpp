@@ -1228,10 +1228,13 @@ void SimHostNet::on_seg(const Event& ev_) noexcept {
     r.fin_rcvd = true;
     if (!r.shut_wr) r.fin_rcvd_first = true;
   }
-  send_ack(ci, rs, fin);
   notify_ep(r, ev::in | (fin ? ev::rdhup : 0u));
+  const u32 gen = c.gen;
   if (r.owner == Owner::peer) peer_app(ci, rs);
   else if (r.owner == Owner::orphan) orphan_check_done(ci, rs);
+  // Acknowledge after the peer application ran, so the window it advertises
+  // reflects what that application consumed at once (as a delayed ACK would).
+  if (c.used && c.gen == gen && !r.aborted) send_ack(ci, rs, fin);
 }
 
 void SimHostNet::send_ack(u32 ci, u8 receiver, bool fin) noexcept {
