@@ -259,6 +259,10 @@ void EchoEngine::tcp_event(Flow& f, u32 events) noexcept {
       if (e == Err::conn_refused) return finish(f);
       return fail(f, "expected connection refused, got %s", err_name(e));
     }
+    // A peer that resets at once can do so before the engine sees the
+    // connection complete.
+    if (f.plan.kind == FlowKind::tcp_reset && (e == Err::conn_reset || e == Err::broken_pipe))
+      return finish(f);
     if (e != Err::none) return fail(f, "connect failed: %s", err_name(e));
     f.st = St::open;
   }
@@ -354,7 +358,7 @@ bool EchoEngine::tcp_read(Flow& f, u32 events) noexcept {
       auto r = p_.net.peek(f.sock, off, std::span<const MutBytes>(iov, 1));
       if (!r) {
         if (r.err() == Err::again) break;
-        if (r.err() == Err::conn_reset && k == FlowKind::tcp_reset) {
+        if ((r.err() == Err::conn_reset || r.err() == Err::broken_pipe) && k == FlowKind::tcp_reset) {
           reset = true;
           break;
         }
@@ -394,7 +398,7 @@ bool EchoEngine::tcp_read(Flow& f, u32 events) noexcept {
   }
   if ((events & ev::err) != 0) {
     const Err e = p_.net.take_error(f.sock);
-    if (e == Err::conn_reset && k == FlowKind::tcp_reset) {
+    if ((e == Err::conn_reset || e == Err::broken_pipe) && k == FlowKind::tcp_reset) {
       finish(f);
       return false;
     }
