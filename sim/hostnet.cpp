@@ -674,6 +674,7 @@ Result<int> SimHostNet::get_opt(Sock s, ports::SockOpt opt) noexcept {
     case ports::SockOpt::reuseaddr: return r->reuseaddr ? 1 : 0;
     case ports::SockOpt::tcp_maxseg: return static_cast<int>(e != nullptr ? e->mss : r->mss);
     case ports::SockOpt::rcvlowat: return static_cast<int>(r->lowat);
+    case ports::SockOpt::linger_zero: return r->linger_zero ? 1 : 0;
     case ports::SockOpt::pipe_size: return Err::not_supported;
     default: break;
   }
@@ -682,7 +683,7 @@ Result<int> SimHostNet::get_opt(Sock s, ports::SockOpt opt) noexcept {
 
 Status SimHostNet::bind_to_device(Sock s, std::string_view ifname) noexcept {
   if (rec(s) == nullptr) return Err::bad_handle;
-  if (ifname.empty() || ifname.size() > 15) return Err::invalid;
+  if (ifname.size() > 15) return Err::invalid;  // IFNAMSIZ; "" unbinds
   return {};
 }
 
@@ -944,7 +945,7 @@ Result<std::size_t> SimHostNet::peek(Sock s, std::size_t offset,
   if (r->type != SockType::tcp) return Err::invalid;
   Endpoint* e = ep_of(*r);
   if (e == nullptr) return Err::not_connected;
-  if (!e->established && !e->reset) return Err::again;
+  if (!e->established && !e->reset) return std::size_t{0};
   if (e->rx.size() > offset) {
     std::size_t done = 0;
     for (MutBytes b : iov) {
@@ -954,14 +955,15 @@ Result<std::size_t> SimHostNet::peek(Sock s, std::size_t offset,
     }
     return done;
   }
-  if (!e->rx.empty() || e->fin_rcvd) return std::size_t{0};
-  if (e->err != Err::none) {
+  // Nothing beyond `offset`: 0, whether the queue is empty and open (would
+  // block), at end of stream, or holds only bytes before `offset` -- as
+  // LinuxHostNet reports it.  A pending error (reset) comes after the data.
+  if (e->rx.empty() && e->err != Err::none) {
     Err err = e->err;
     e->err = Err::none;
     return err;
   }
-  if (e->reset || e->aborted) return std::size_t{0};
-  return Err::again;
+  return std::size_t{0};
 }
 
 Result<std::size_t> SimHostNet::discard(Sock s, std::size_t n) noexcept {
@@ -981,6 +983,20 @@ Result<std::size_t> SimHostNet::discard(Sock s, std::size_t n) noexcept {
 }
 
 Result<std::size_t> SimHostNet::recv(Sock s, std::span<const MutBytes> iov) noexcept {
+  SockRec* r = rec(s);
+  if (r == nullptr) return Err::bad_handle;
+  if (r->type != SockType::tcp) return Err::invalid;
+  Endpoint* e = ep_of(*r);
+  if (e == nullptr) return Err::not_connected;
+  if (e->rx.empty()) {  // unlike peek(), a consuming read says "would block"
+    if (e->err != Err::none) {
+      Err err = e->err;
+      e->err = Err::none;
+      return err;
+    }
+    if (e->fin_rcvd || e->reset || e->aborted) return std::size_t{0};
+    return Err::again;
+  }
   auto got = peek(s, 0, iov);
   if (!got.ok() || *got == 0) return got;
   return discard(s, *got);
@@ -1545,6 +1561,7 @@ u32 SimHostNet::pending_events(const SockRec& r) const noexcept {
 Status SimHostNet::watch(Sock s, u32 events, u64 ref) noexcept {
   SockRec* r = rec(s);
   if (r == nullptr) return Err::bad_handle;
+  if ((ref >> 63) != 0) return Err::invalid;  // reserved for the event loop's own fds
   if (!r->watched) watched_[n_watched_++] = static_cast<u32>(r - socks_.get());
   r->watched = true;
   r->edge = (events & ev::edge) != 0;
