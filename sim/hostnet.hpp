@@ -24,6 +24,10 @@
 // FIFO.  FIN follows the last byte; RST overtakes nothing (it leaves after
 // the segments already paced out).
 //
+// Reading: peek() returns 0 whenever nothing lies beyond the offset (empty
+// and open, end of stream, or only earlier bytes), as LinuxHostNet does;
+// recv() and discard() say Err::again when empty and open.
+//
 // Connect: Err::in_progress, then after one round trip ev::out and
 // take_error() == Err::none; or Err::conn_refused (with out|err|hup) when
 // nothing listens there; or, for a peer that drops SYNs (PeerKind::silent, or
