@@ -5,7 +5,9 @@
 // Checkers (besides the link and socket-model ones every run has):
 //   echo-guest   every frame the guest receives intact is one it sent
 //                (no phantoms); corrupted frames seen <= corruptions the link
-//                declared; duplicates seen <= duplicates declared; frame
+//                declared (plus duplicates made on the way back, which can
+//                repeat a corrupted bounce); duplicates seen <= duplicates
+//                declared; frame
 //                order kept whenever the seed never enabled reordering;
 //   echo-engine  no flow found a wrong byte, a wrong datagram, a wrong error
 //                or an inconsistent TCP_INFO / SIOCOUTQ.

@@ -40,6 +40,25 @@ TEST(Swarm, FirstSeedsPass) {
   }
 }
 
+// Seeds that once failed, kept forever (docs/contributing.md: every bug
+// leaves an artifact CI replays).
+TEST(Swarm, RegressionSeeds) {
+  struct Regression {
+    u64 seed;
+    const char* what;
+  };
+  static constexpr Regression kSeeds[] = {
+      {1218, "echo-guest: a corrupted bounce duplicated towards the guest is seen twice"},
+  };
+  RunOptions opt;
+  opt.print_knobs = false;
+  opt.scenario = "echo";
+  for (const Regression& r : kSeeds) {
+    const RunResult res = run_seed(r.seed, opt);
+    EXPECT_TRUE(res.ok) << "seed " << r.seed << " (" << r.what << "): " << res.failure.reason;
+  }
+}
+
 TEST(Knobs, DerivedFromTheSeedAndPrinted) {
   Prng a = seed_stream(9, stream::knobs);
   Prng b = seed_stream(9, stream::knobs);
