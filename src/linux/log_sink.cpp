@@ -299,7 +299,8 @@ void FileSink::close() noexcept {
 
 Status FileSink::open(const char* path) noexcept {
   close();
-  int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, S_IRUSR | S_IWUSR);
+  // O_RDWR: the cut reads the file back.
+  int fd = ::open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, S_IRUSR | S_IWUSR);
   if (fd < 0) return last_err();
   const long pg = ::sysconf(_SC_PAGESIZE);
   page_ = pg > 0 ? static_cast<u64>(pg) : 4096;

@@ -20,7 +20,7 @@
 //    no /dev/log lines are dropped silently (upstream prints a complaint per
 //    line instead).  Connecting needs the path, so after pivot_root a lost
 //    connection stays lost (upstream has the same limit).
-//  * FileSink (-l, --log-size): opened O_CREAT|O_TRUNC|O_APPEND, mode 0600
+//  * FileSink (-l, --log-size): opened O_RDWR|O_CREAT|O_TRUNC|O_APPEND, mode 0600
 //    (an existing file, e.g. pre-created by libvirt, is truncated and keeps
 //    its mode and owner).  First line "<ident> <version>: <exe> (<pid>)".
 //    Entries "<sec>.<4 digits>: <PREFIX><msg>", PREFIX "ERROR:   ",
