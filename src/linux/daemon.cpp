@@ -106,6 +106,7 @@ Status close_by_scan(std::span<const int> keep) noexcept {
         // name in place.
         std::memcpy(&d, buf + off, offsetof(dirent64, d_name));
         const char* name = buf + off + offsetof(dirent64, d_name);
+        if (d.d_reclen == 0) break;  // malformed: never loop forever
         off += d.d_reclen;
         if (name[0] < '0' || name[0] > '9') continue;
         long v = 0;

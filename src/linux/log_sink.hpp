@@ -134,6 +134,8 @@ class SyslogSink final : public LevelSink {
   // The pid shown in "ident[pid]" (after daemonising: the daemon's).
   void set_pid(long pid) noexcept { pid_ = pid; }
   bool connected() const noexcept { return fd_ >= 0; }
+  // The socket (-1 if not connected): for close_open_files()'s keep list.
+  int fd() const noexcept { return fd_; }
   const Stats& stats() const noexcept { return stats_; }
 
   void write(LogLevel level, std::string_view msg) noexcept override;
