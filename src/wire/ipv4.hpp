@@ -84,7 +84,7 @@ struct Ipv4Repr {
   Ipv4Addr src;
   Ipv4Addr dst;
   u8 protocol = 0;
-  u8 ttl = 64;
+  u8 ttl = 255;  // what passt uses for frames to the guest
   u8 tos = 0;
   u16 ident = 0;
   bool dont_fragment = false;

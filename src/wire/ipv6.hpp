@@ -79,7 +79,7 @@ struct Ipv6Repr {
   Ipv6Addr src;
   Ipv6Addr dst;
   u8 next_header = 0;
-  u8 hop_limit = 64;
+  u8 hop_limit = 255;  // what passt uses for frames to the guest
   u8 traffic_class = 0;
   u32 flow_label = 0;    // 20 bits
   u16 payload_len = 0;
