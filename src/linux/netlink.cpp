@@ -657,6 +657,9 @@ Result<std::vector<NlRoute>> Netlink::routes(int af) {
     return r.af == af && r.table == RT_TABLE_MAIN;
   });
   Status s = dump(b, c);
+  // A filtered IPv4 dump of a table that does not exist yet (a namespace
+  // without any route) is ENOENT: no routes.
+  if (!s && last_errno_ == ENOENT) return std::vector<NlRoute>{};
   if (!s) return s.err();
   dropped_ = c.dropped;
   if (c.bad > 0) LOG_DEBUG("netlink: %zu malformed route messages skipped", c.bad);
