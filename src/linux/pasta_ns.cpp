@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "linux/daemon.hpp"
 #include "linux/os_error.hpp"
 #include "util/log.hpp"
 
@@ -110,11 +111,8 @@ int child_main(void* arg) noexcept {
   ::close(c->go_r);
 
   // Whatever the parent blocked or ignored for itself is not the command's
-  // business (pasta ignores SIGPIPE for splice()).
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::signal(SIGPIPE, SIG_DFL);
+  // business (pasta blocks SIGCHLD for its signalfd, ignores SIGPIPE).
+  reset_signals_for_exec();
 
   ::execvp(c->file, c->argv);
   child_fail(c, SpawnStage::exec, errno);
@@ -148,12 +146,6 @@ Result<int> open_ns(const std::string& path, int type) {
     return Err::invalid;
   }
   return fd;
-}
-
-int exit_code(int status) noexcept {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
 }
 
 }  // namespace
@@ -269,7 +261,7 @@ Result<std::optional<int>> NsChild::wait_impl(bool block) {
     if (errno != EINTR) return last_err();
   }
   reaped_ = true;
-  return std::optional<int>{exit_code(st)};
+  return std::optional<int>{exit_code_from_wait_status(st)};
 }
 
 Result<std::optional<int>> NsChild::try_wait() { return wait_impl(false); }

@@ -106,7 +106,8 @@ class NsChild {
   int failed_errno() const noexcept { return errno_; }
 
   // The child's exit as a process exit code: its status, or 128 + signal.
-  // try_wait(): std::nullopt while it runs.
+  // try_wait(): std::nullopt while it runs.  Use these, or let
+  // SignalHandler::watch_child(pid()) reap it (daemon.hpp), not both.
   Result<std::optional<int>> try_wait();
   Result<int> wait();
   Status kill(int sig) noexcept;
