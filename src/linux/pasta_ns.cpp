@@ -304,7 +304,10 @@ Result<NsChild> spawn_ns_child(const SpawnOptions& opt) {
       file = sh != nullptr && *sh != '\0' ? sh : "/bin/sh";
     }
     std::size_t slash = file.rfind('/');
-    args.push_back("-" + file.substr(slash == std::string::npos ? 0 : slash + 1));
+    // (append, not operator+: GCC 12 -Wrestrict false positive in release)
+    std::string arg0(1, '-');
+    arg0.append(file, slash == std::string::npos ? 0 : slash + 1, std::string::npos);
+    args.push_back(std::move(arg0));
   } else {
     file = opt.command.front();
     args = opt.command;
