@@ -1,23 +1,396 @@
+// passt / pasta start-up: parse, discover, set up the tap side and the
+// namespace, construct the engine, daemonise when ready, run the loop.
+//
+// The order follows upstream (docs/process.md, docs/namespaces.md): nothing
+// that can fail is left for after the launcher has exited 0, because
+// clients (Podman, libvirt) take "exit 0" to mean "ready".
 #include "app/main.hpp"
 
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <libgen.h>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "app/cli.hpp"
+#include "app/net_setup.hpp"
+#include "core/resolv_conf.hpp"
+#include "engine/engine.hpp"
+#include "linux/clock.hpp"
+#include "linux/daemon.hpp"
+#include "linux/event_loop.hpp"
+#include "linux/host_discovery.hpp"
+#include "linux/host_net.hpp"
+#include "linux/log_sink.hpp"
+#include "linux/netlink.hpp"
+#include "linux/netns.hpp"
+#include "linux/netns_watch.hpp"
+#include "linux/pasta_ns.hpp"
+#include "linux/pcap.hpp"
+#include "linux/qemu_stream.hpp"
+#include "linux/tap_fd.hpp"
+#include "linux/tun.hpp"
+#include "util/log.hpp"
 
 namespace passt::app {
 
+namespace {
+
+constexpr int kUnixSockMax = 100;  // probe /tmp/passt_1.socket .. _99
+
+std::string read_file(const char* path, std::size_t limit) {
+  std::string s;
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return s;
+  char buf[4096];
+  while (s.size() < limit) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    s.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return s;
+}
+
+// Seconds since 2000-01-01 00:00:00 UTC (RFC 8415 DUID-LLT time).
+u32 duid_time_now() noexcept {
+  std::time_t t = std::time(nullptr);
+  constexpr std::time_t k2000 = 946684800;
+  return t > k2000 ? static_cast<u32>(t - k2000) : 0;
+}
+
+void print_str(FILE* f, const std::string& s) {
+  if (!s.empty()) std::fwrite(s.data(), 1, s.size(), f);
+  std::fflush(f);
+}
+
+// Quits the loop when the namespace goes away (pasta without
+// --no-netns-quit): upstream exits 0.
+class QuitOnNetnsGone final : public os::NetnsWatch::Listener {
+ public:
+  explicit QuitOnNetnsGone(os::EventLoop& loop) : loop_(loop) {}
+  void on_netns_gone(Instant, ports::EventSink&) noexcept override {
+    LOG_INFO("Namespace gone, exiting");
+    gone = true;
+    loop_.stop();
+  }
+  bool gone = false;
+
+ private:
+  os::EventLoop& loop_;
+};
+
+struct Runtime {
+  os::MonotonicClock clock;
+  os::GetrandomEntropy entropy;
+  std::optional<os::Logging> log;
+  core::Config cfg;
+  std::string prog;
+};
+
+__attribute__((format(printf, 1, 2))) int fail(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  LOG_ERR("%s", buf);
+  return 1;
+}
+
+// Finds or creates the passt socket path: explicit -s, or the first free
+// /tmp/passt_N.socket.
+Status listen_socket(os::QemuStream& qs, const core::Config& cfg, std::string* path_out) {
+  if (!cfg.socket_path.empty()) {
+    *path_out = cfg.socket_path;
+    return qs.listen(cfg.socket_path.c_str());
+  }
+  for (int i = 1; i < kUnixSockMax; i++) {
+    char p[64];
+    std::snprintf(p, sizeof(p), "/tmp/passt_%d.socket", i);
+    Status s = qs.listen(p);
+    if (s) {
+      *path_out = p;
+      return s;
+    }
+    if (s.err() != Err::addr_in_use) return s;
+  }
+  return Err::addr_in_use;
+}
+
+// Common tail: daemonise (or write the pid file), signals, run.
+struct Finish {
+  os::PidFile pid;
+  int devnull = -1;
+};
+
+}  // namespace
+
+int run(Runtime& rt, int argc, char** argv);
+
 int main(int argc, char** argv) {
-  (void)argc;
-  const char* name = argc > 0 ? argv[0] : "passt";
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "%s", name);
-  const char* base = basename(buf);
-  if (std::strstr(base, "pasta") == nullptr && std::strstr(base, "passt") == nullptr) {
-    std::fprintf(stderr, "Cannot determine mode from program name '%s'\n", base);
+  const char* argv0 = argc > 0 ? argv[0] : "passt";
+  auto mode = mode_from_argv0(argv0);
+  if (!mode) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(kModeError.size()), kModeError.data());
     return 1;
   }
-  std::fprintf(stderr, "%s: not implemented yet\n", base);
-  return 1;
+  Runtime rt;
+  rt.log.emplace(rt.clock, rt.clock.now());
+  const char* ident = core::mode_name(*mode);
+  rt.log->start(ident);
+
+  CliEnv env;
+  auto range = os::read_ephemeral_range();
+  env.ephemeral_first = range.first;
+  env.ephemeral_last = range.last;
+  auto parsed = parse_cli(*mode, argc, argv, env);
+  if (!parsed) return 1;
+  ParseOutcome& po = *parsed;
+  if (po.action == ParseOutcome::Action::exit) {
+    print_str(stdout, po.out);
+    print_str(stderr, po.err);
+    return po.exit_code;
+  }
+  rt.cfg = std::move(*po.config);
+  rt.prog = argv0;
+  for (const std::string& w : po.warnings) LOG_WARN("%s", w.c_str());
+  return run(rt, argc, argv);
+}
+
+int run(Runtime& rt, int, char**) {
+  const core::Config& cfg = rt.cfg;
+  const bool pasta = cfg.mode == core::Mode::pasta;
+  const char* ident = core::mode_name(cfg.mode);
+
+  os::Logging::Config lc;
+  lc.ident = ident;
+  lc.version = kVersion.data();
+  lc.level = os::log_level_from_flags(cfg.debug, cfg.trace, cfg.quiet);
+  lc.debug = cfg.debug || cfg.trace;
+  lc.log_file = cfg.log_file.empty() ? nullptr : cfg.log_file.c_str();
+  lc.log_size = cfg.log_size;
+  if (auto s = rt.log->configure(lc); !s) return fail("Couldn't open log file %s", cfg.log_file.c_str());
+  set_log_level(lc.level);
+
+  Finish fin;
+  if (!cfg.pid_file.empty()) {
+    if (auto s = fin.pid.open(cfg.pid_file.c_str()); !s)
+      return fail("Couldn't open PID file %s", cfg.pid_file.c_str());
+  }
+  auto dn = os::open_devnull();
+  if (!dn) return fail("%s", "Couldn't open /dev/null");
+  fin.devnull = *dn;
+
+  os::PcapWriter pcap;
+  if (!cfg.pcap_file.empty()) {
+    if (auto s = pcap.open(cfg.pcap_file.c_str()); !s)
+      return fail("Couldn't open pcap file %s", cfg.pcap_file.c_str());
+    LOG_INFO("Saving packet capture to %s", cfg.pcap_file.c_str());
+  }
+
+  // --- Host discovery ---------------------------------------------------------
+  os::Netlink host_nl;
+  if (auto s = host_nl.open(); !s) return fail("Couldn't open netlink socket");
+  os::DiscoveryRequest dr;
+  dr.want4 = !cfg.ipv6_only;
+  dr.want6 = !cfg.ipv4_only;
+  dr.ifname = cfg.interface;
+  dr.outbound_if4 = cfg.ip4.outbound_if;
+  dr.outbound_if6 = cfg.ip6.outbound_if;
+  dr.addr4_given = cfg.ip4.addr.has_value();
+  dr.addr6_given = cfg.ip6.addr.has_value();
+  auto tmpl = os::discover_host(host_nl, dr);
+  if (!tmpl) return fail("Couldn't discover the host's interfaces: %s", err_name(tmpl.err()));
+  core::ResolvConf resolv = core::parse_resolv_conf(read_file("/etc/resolv.conf", 1 << 20));
+  NetSetup ns = build_net_info(cfg, *tmpl, resolv, duid_time_now());
+  for (const std::string& w : ns.warnings) LOG_WARN("%s", w.c_str());
+  if (!ns.error.empty()) return fail("%s", ns.error.c_str());
+  if (tmpl->local_mode) LOG_INFO("No external interface: local mode");
+  if (!tmpl->v4.ifname.empty()) LOG_INFO("Template interface: %s (IPv4)", tmpl->v4.ifname.c_str());
+  if (!tmpl->v6.ifname.empty()) LOG_INFO("Template interface: %s (IPv6)", tmpl->v6.ifname.c_str());
+
+  // --- Event loop and host sockets ------------------------------------------------
+  os::EventLoop loop(rt.clock);
+  if (auto s = loop.init(); !s) return fail("Couldn't create the event loop");
+
+  // --- pasta: namespaces and the tap device ------------------------------------------
+  std::optional<os::NsChild> child;
+  std::optional<os::NsHandles> joined;
+  int netns_fd = -1;
+  std::string watch_path;
+  long watch_pid = 0;
+  if (pasta) {
+    if (cfg.ns.target == core::NsTarget::spawn) {
+      os::SpawnOptions so;
+      so.command = cfg.ns.command;
+      auto c = os::spawn_ns_child(so);
+      if (!c) return fail("Couldn't create namespaces for the command: %s", err_name(c.err()));
+      child.emplace(std::move(*c));
+      netns_fd = child->netns_fd();
+      if (geteuid() != 0) {
+        if (auto s = os::enter_userns(child->userns_fd()); !s)
+          return fail("Couldn't join the user namespace: %s", err_name(s.err()));
+      }
+    } else {
+      os::JoinRequest jr;
+      jr.pid = cfg.ns.target == core::NsTarget::pid ? cfg.ns.pid : 0;
+      jr.netns = cfg.ns.target == core::NsTarget::netns ? cfg.ns.netns_path : "";
+      jr.userns = cfg.ns.userns_path;
+      jr.netns_only = cfg.ns.netns_only;
+      auto h = os::open_namespaces(jr);
+      if (!h) return fail("Couldn't open the target namespace: %s", err_name(h.err()));
+      joined.emplace(std::move(*h));
+      netns_fd = joined->netns_fd;
+      watch_path = joined->netns_path;
+      watch_pid = joined->pid;
+      if (joined->userns_fd >= 0) {
+        if (auto s = os::enter_userns(joined->userns_fd); !s)
+          return fail("Couldn't join the user namespace: %s", err_name(s.err()));
+      }
+    }
+  }
+
+  os::LinuxHostNet::Options hno;
+  hno.guest_netns_fd = netns_fd;
+  os::LinuxHostNet hostnet(loop, hno);
+  if (auto s = hostnet.init(); !s) return fail("Couldn't set up host sockets: %s", err_name(s.err()));
+
+  std::optional<os::NetnsRunner> runner;
+  std::optional<os::TapFd> tapfd;
+  std::optional<os::QemuStream> qemu;
+  ports::TapPort* tap = nullptr;
+  core::NetInfo& net = ns.net;
+
+  if (pasta) {
+    runner.emplace(netns_fd);
+    if (auto s = runner->init(); !s) return fail("Couldn't prepare namespace calls");
+    std::string ifname = !cfg.ns_ifname.empty() ? cfg.ns_ifname : tmpl->ns_ifname();
+    int tap_fd = cfg.fd;
+    os::TapDevice dev;
+    if (tap_fd < 0) {
+      auto d = os::open_tap(&*runner, ifname);
+      if (!d) return fail("Couldn't open the tap device in the namespace: %s", err_name(d.err()));
+      dev = *d;
+      tap_fd = dev.fd;
+    }
+    os::Netlink ns_nl;
+    if (auto s = ns_nl.open(&*runner); !s) return fail("Couldn't open netlink in the namespace");
+    os::NsNetConfig nc;
+    nc.ifindex = dev.ifindex;
+    nc.config_net = cfg.config_net;
+    nc.mtu = cfg.mtu;
+    nc.mac = cfg.ns_mac;
+    nc.v4.enabled = net.v4.enabled;
+    nc.v4.template_ifindex = tmpl->v4.ifindex;
+    nc.v4.copy_addrs = !cfg.ip4.no_copy_addrs && !tmpl->local_mode;
+    nc.v4.addr = InAny::from(net.v4.addr);
+    nc.v4.prefix_len = net.v4.prefix_len;
+    nc.v4.copy_routes = !cfg.ip4.no_copy_routes && !tmpl->local_mode;
+    if (!net.v4.gateway.is_unspecified()) nc.v4.gateway = InAny::from(net.v4.gateway);
+    nc.v6.enabled = net.v6.enabled;
+    nc.v6.template_ifindex = tmpl->v6.ifindex;
+    nc.v6.copy_addrs = !cfg.ip6.no_copy_addrs && !tmpl->local_mode;
+    if (!net.v6.addr.is_unspecified()) nc.v6.addr = InAny::from(net.v6.addr);
+    nc.v6.prefix_len = 64;
+    nc.v6.copy_routes = !cfg.ip6.no_copy_routes && !tmpl->local_mode;
+    if (!net.v6.gateway.is_unspecified()) nc.v6.gateway = InAny::from(net.v6.gateway);
+    if (dev.ifindex != 0) {
+      auto r = os::configure_ns_net(host_nl, ns_nl, nc);
+      if (!r) return fail("Couldn't configure the namespace: %s", err_name(r.err()));
+    }
+    tapfd.emplace(loop);
+    if (auto s = tapfd->init(); !s) return fail("Couldn't set up the tap");
+    if (auto s = tapfd->attach(tap_fd); !s) return fail("Couldn't attach the tap");
+    tap = &*tapfd;
+    LOG_INFO("Namespace interface: %s", ifname.c_str());
+  } else {
+    os::QemuStream::Options qo;
+    qo.one_off = cfg.one_off;
+    qemu.emplace(loop, qo);
+    if (auto s = qemu->init(); !s) return fail("Couldn't set up the guest socket");
+    if (cfg.fd >= 0) {
+      if (auto s = qemu->attach(cfg.fd); !s) return fail("Couldn't use --fd");
+    } else {
+      std::string path;
+      if (auto s = listen_socket(*qemu, cfg, &path); !s)
+        return fail("Couldn't bind the UNIX domain socket %s", path.c_str());
+      LOG_INFO("UNIX domain socket bound at %s", path.c_str());
+      LOG_INFO("You can now start qemu (>= 7.2, with commit 13c6be96618c):");
+      LOG_INFO("    kvm ... -device virtio-net-pci,netdev=s -netdev stream,id=s,server=off,addr.type=unix,addr.path=%s",
+               path.c_str());
+    }
+    tap = &*qemu;
+  }
+  for (const std::string& s : ns.infos) LOG_INFO("%s", s.c_str());
+
+  // --- Engine -------------------------------------------------------------------
+  std::optional<os::PcapTap> pcap_tap;
+  if (pcap.active()) {
+    pcap_tap.emplace(*tap, pcap);
+    tap = &*pcap_tap;
+  }
+  engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, engine::Sizing{});
+  ports::EventSink* sink = &eng;
+  std::optional<os::PcapEventSink> pcap_sink;
+  if (pcap.active()) {
+    pcap_sink.emplace(eng, pcap);
+    sink = &*pcap_sink;
+  }
+
+  // --- Namespace quit watch --------------------------------------------------------
+  QuitOnNetnsGone quit(loop);
+  std::optional<os::NetnsWatch> nswatch;
+  if (pasta && !cfg.no_netns_quit && !child) {
+    nswatch.emplace(loop, quit);
+    if (watch_pid > 0) {
+      if (auto s = nswatch->watch_pid(static_cast<int>(watch_pid)); !s)
+        LOG_WARN("Can't watch process %ld", watch_pid);
+    } else if (!watch_path.empty()) {
+      if (auto s = nswatch->watch_path(watch_path); !s)
+        LOG_WARN("Can't watch namespace file %s", watch_path.c_str());
+    }
+  }
+
+  // --- Become a daemon once ready ------------------------------------------------------
+  const bool foreground = cfg.foreground || (pasta && child.has_value());
+  if (!foreground) {
+    auto d = os::daemonize(fin.pid.is_open() ? &fin.pid : nullptr, fin.devnull);
+    if (!d) return fail("Couldn't daemonise: %s", err_name(d.err()));
+    if (auto s = d->ready(); !s) return 1;
+    rt.log->daemonized(d->pid());
+  } else if (fin.pid.is_open()) {
+    (void)fin.pid.write(static_cast<long>(getpid()));
+  }
+
+  os::SignalHandler sig(loop);
+  if (auto s = sig.init(); !s) return fail("Couldn't set up signal handling");
+
+  if (child) {
+    sig.watch_child(child->pid());
+    if (auto s = child->release(); !s) {
+      LOG_ERR("Couldn't start the command in the namespace");
+      return 1;
+    }
+  }
+
+  const Instant now = rt.clock.now();
+  eng.start(now);
+  sink->on_tap_state(tap->connected(), now);
+
+  Status st = loop.run(*sink);
+  if (sig.event() != os::SignalHandler::Event::none) return sig.exit_code();
+  if (quit.gone) return 0;
+  if (!st) return 1;
+  return 0;
 }
 
 }  // namespace passt::app
