@@ -79,7 +79,8 @@ now_ms() { date +%s%3N; }
 # new_netns NAME: a network namespace like Podman's: a sleeper process
 # unshared into a new netns, whose nsfs file is bind-mounted on
 # $TMP/netns/NAME.  Sets NETNS (the path) and NETNS_SLEEPER (the pid).  DAD
-# is off in it so that addresses are usable at once.
+# is off in it so that addresses are usable at once; lo is left down (pasta
+# brings it up).
 new_netns() {
   mkdir -p "$TMP/netns"
   NETNS=$TMP/netns/$1
@@ -89,7 +90,6 @@ new_netns() {
   : >"$NETNS"
   mount --bind "/proc/$NETNS_SLEEPER/ns/net" "$NETNS"
   in_netns "$NETNS" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-  in_netns "$NETNS" ip link set lo up
 }
 ns_differs() { [ "$(readlink "/proc/$1/ns/net")" != "$(readlink /proc/self/ns/net)" ]; }
 
