@@ -24,15 +24,6 @@ need python3 ip
 
 EXIT_LIMIT_MS=1000
 
-# pids_with_arg PATH: processes with PATH or --netns=PATH as an argument.
-pids_with_arg() {
-  local p
-  for p in /proc/[0-9]*; do
-    tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -e "$1" -e "--netns=$1" && echo "${p#/proc/}"
-  done
-  return 0
-}
-
 # launch NAME ARGS...: runs pasta like Podman (tools/launch.py): stdout and
 # stderr into one pipe, nothing else inherited, plus with EXTRA_FD=1 an
 # unrelated pipe descriptor; waits (bounded) for the launcher's exit, then
@@ -77,7 +68,7 @@ teardown() {
 
 daemon_of() {   # daemon_of NAME NETNS: the one pasta process running for NETNS
   local pids
-  pids=$(pids_with_arg "$2" | while read -r p; do
+  pids=$(pids_with_arg "$2" "--netns=$2" | while read -r p; do
            [ "$p" = "$NETNS_SLEEPER" ] || echo "$p"; done)
   [ -n "$pids" ] || fail "$1: no pasta process left running after the launcher exited"
   [ "$(echo "$pids" | wc -l)" = 1 ] || fail "$1: several processes for $2: $pids"

@@ -127,6 +127,17 @@ wait_exit() {
   fi
 }
 
+# pids_with_arg ARG...: processes having one of the ARGs as an argument.
+pids_with_arg() {
+  local p a
+  local pat=()
+  for a in "$@"; do pat+=(-e "$a"); done
+  for p in /proc/[0-9]*; do
+    tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF "${pat[@]}" && echo "${p#/proc/}"
+  done
+  return 0
+}
+
 # Outer-namespace facts the daemons copy.
 host_mac() { ip -j link show dev "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])'; }
 host_ll() {

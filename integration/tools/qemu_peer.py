@@ -13,6 +13,7 @@ Usage (the expectations describe the outer namespace of lib/common.sh):
   qemu_peer.py services  --socket PATH [expectations] [--split]
   qemu_peer.py clients   --socket PATH [expectations]
   qemu_peer.py one-off   --socket PATH [expectations]
+  qemu_peer.py arp       --socket PATH [expectations]   (one ARP exchange)
   qemu_peer.py fd        [expectations] -- PASST ARGS... ('{fd}' is replaced)
 
 Exit status 0 if every check passed; 1 with "FAIL: ..." on stderr otherwise.
@@ -356,7 +357,7 @@ class Link:
                 return cls(s, split)
             except OSError:
                 s.close()
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     raise CheckFailed("cannot connect to %s within %.0f s" % (path, timeout))
                 time.sleep(0.02)
 
@@ -754,6 +755,12 @@ def cmd_clients(a, e):
     third.close()
 
 
+def cmd_arp(a, e):
+    link = Link.connect(a.socket, timeout=a.connect_timeout)
+    do_arp(link, e)
+    link.close()
+
+
 def cmd_one_off(a, e):
     link = Link.connect(a.socket)
     do_arp(link, e)
@@ -790,8 +797,10 @@ def cmd_fd(a, e):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=["services", "clients", "one-off", "fd"])
+    ap.add_argument("mode", choices=["services", "clients", "one-off", "fd", "arp"])
     ap.add_argument("--socket")
+    ap.add_argument("--connect-timeout", type=float, default=5.0,
+                    help="arp: keep retrying connect() this long (0: one attempt)")
     ap.add_argument("--split", choices=["any", "body"],
                     help="send frames in pieces: cut anywhere, or only after the Ethernet header")
     ap.add_argument("--our-mac", help="passt's expected MAC (default: consistent, any)")
@@ -827,7 +836,7 @@ def main():
     e = Expect(a)
     try:
         {"services": cmd_services, "clients": cmd_clients, "one-off": cmd_one_off,
-         "fd": cmd_fd}[a.mode](a, e)
+         "fd": cmd_fd, "arp": cmd_arp}[a.mode](a, e)
     except CheckFailed as ex:
         print("FAIL: %s" % ex, file=sys.stderr, flush=True)
         return 1
