@@ -55,7 +55,7 @@ check_pidfile() {   # check_pidfile WHAT FILE ARG: FILE holds the pid of the pro
   PIDFILE_PID=$pid
 }
 
-check_log() {   # check_log WHAT FILE MODE-NAME [PID]: with -q there may be no entries
+check_log() {   # check_log WHAT FILE MODE-NAME [PID]
   local what=$1 f=$2 mode=$3 header
   [ -s "$f" ] || fail "$what: log file $f is empty"
   [ "$(file_mode "$f")" = 600 ] || fail "$what: log file mode $(file_mode "$f"), expected 600"
@@ -68,11 +68,7 @@ check_log() {   # check_log WHAT FILE MODE-NAME [PID]: with -q there may be no e
   tail -n +2 "$f" | grep -v '^$' | grep -vE '^[0-9]+\.[0-9]{4}: (ERROR:   |WARNING: |info:    |         )' |
     head -n 3 >"$TMP/badlines" || true
   [ ! -s "$TMP/badlines" ] || fail "$what: log entries not in 'S.FFFF: PREFIX msg' form: $(cat "$TMP/badlines")"
-  case $what in
-  *-q*) ;;
-  *) [ "$(wc -l <"$f")" -ge 2 ] || fail "$what: log has no entries after the header" ;;
-  esac
-  ok "$what: log file: mode 0600, header '$header', entries well-formed"
+  ok "$what: log file: mode 0600, header '$header', $(($(wc -l <"$f") - 1)) more lines, well-formed"
 }
 
 # --- passt: daemon, readiness, pid file, log file ---------------------------------
@@ -137,7 +133,7 @@ check_pidfile "pasta daemon" "$TMP/pasta.pid" "$NETNS"
 check_daemon_fds "pasta daemon" "$PIDFILE_PID"
 [ ! -s "$TMP/pasta-daemon.out" ] || fail "pasta -q: output: $(head -c 300 "$TMP/pasta-daemon.out")"
 ok "pasta daemon: exit 0 when configured, pid file $PIDFILE_PID, quiet"
-check_log "pasta daemon -q" "$TMP/pasta.log" pasta
+check_log "pasta daemon" "$TMP/pasta.log" pasta
 stop_pidfile "$TMP/pasta.pid"
 
 # --- pasta -f: SIGTERM exit 0 ---------------------------------------------------------
