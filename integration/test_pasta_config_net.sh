@@ -3,7 +3,7 @@
 # the command runs in a new namespace that pasta configured through netlink
 # before starting it.  Upstream: the tap gets the template interface's name
 # (up0 here), the template's addresses (198.51.100.1/24, 2001:db8::1/64;
-# usable at once: no DAD), its routes (default via 198.51.100.254 and
+# global ones usable at once: no DAD), its routes (default via 198.51.100.254 and
 # 2001:db8::ff), MTU 65520, the link up; lo up.
 #
 # Variants: -a/-n/-g for both families (only that address, only a default
@@ -36,10 +36,11 @@ LO_UP=(-- up lo -- has lo 127.0.0.1/8 -- has lo ::1/128)
 
 # --- defaults: a copy of the template ------------------------------------
 spawn default
+# Global addresses are added with NODAD: usable at once.  The link-local
+# address is not checked: the kernel keeps it tentative until its link
+# watcher sees the tap's carrier (asynchronous, up to ~1 s), whatever pasta
+# does (it never sends DAD probes: NOARP at link-up, NODAD).
 NO_TENTATIVE=(-- no-tentative up0 global)
-if upstream_only "the link-local address is left tentative (upstream brings the link up with NOARP: no DAD)"; then
-  NO_TENTATIVE=(-- no-tentative up0)
-fi
 q default links lo up0 \
   -- addrs up0 inet 198.51.100.1/24 -- addrs up0 inet6 2001:db8::1/64 \
   -- default up0 inet 198.51.100.254 -- default up0 inet6 2001:db8::ff \

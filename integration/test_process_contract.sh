@@ -4,7 +4,8 @@
 #  * without -f the launcher exits 0 once the daemon is ready (passt: the
 #    socket accepts a client at once; pasta: the namespace is configured),
 #    and the pid file (-P) then holds "<daemon pid>\n"; the daemon has
-#    /dev/null on fds 0-2 and the launcher's stdout/stderr see EOF;
+#    /dev/null on fds 0-2, no other inherited descriptor, and the
+#    launcher's stdout/stderr see EOF;
 #    with -f the pid file holds the process's own pid;
 #  * SIGTERM: exit status 0 (foreground);
 #  * -l FILE: mode 0600, first line "<passt|pasta> VERSION: EXE (PID)", then
@@ -73,7 +74,7 @@ check_log() {   # check_log WHAT FILE MODE-NAME [PID]
 
 # --- passt: daemon, readiness, pid file, log file ---------------------------------
 SOCK=$TMP/d.sock
-python3 "$IT_TOOLS/launch.py" --out "$TMP/passt-daemon.out" -- \
+python3 "$IT_TOOLS/launch.py" --extra-fd --out "$TMP/passt-daemon.out" -- \
   "$PASST_BIN" -s "$SOCK" -P "$TMP/passt.pid" -l "$TMP/passt.log" >"$TMP/passt-daemon.launch"
 grep -q '^rc=0$' "$TMP/passt-daemon.launch" ||
   fail "passt daemon: launcher $(head -n 1 "$TMP/passt-daemon.launch"): $(cat "$TMP/passt-daemon.out")"
@@ -86,6 +87,11 @@ check_pidfile "passt daemon" "$TMP/passt.pid" "$SOCK"
 DPID=$PIDFILE_PID
 check_daemon_fds "passt daemon" "$DPID"
 ok "passt daemon: launcher exit 0 when ready, pid file $DPID, fds 0-2 on /dev/null"
+if upstream_only "inherited descriptors above 2 are kept open (upstream closes them at start)"; then
+  grep -q '^extra_eof=yes$' "$TMP/passt-daemon.launch" ||
+    fail "passt daemon: an inherited descriptor (fd $(sed -n 's/^extra_fd=//p' "$TMP/passt-daemon.launch")) is still open"
+  ok "passt daemon: inherited descriptors above 2 closed"
+fi
 check_log "passt daemon" "$TMP/passt.log" passt
 stop_pidfile "$TMP/passt.pid"
 ok "passt daemon: SIGTERM stops it"
