@@ -98,14 +98,14 @@ cp -L "$X/$ARCH_LIBDIR/libc.so.6" "$R/$ARCH_LIBDIR/"
 cp -L "$X/$ARCH_LIBDIR/ld-linux-x86-64.so.2" "$R/lib64/"
 
 # Modules after their dependencies (modinfo reads the .ko files directly).
-declare -A KO DONE
+declare -A KO MOD_DONE
 while read -r f; do n=${f##*/}; KO[${n%%.ko*}]=$f; done < <(find "$K/lib/modules/$kver" -name '*.ko*')
 : >"$R/etc/modules"
 add_module() {   # add_module NAME DEPTH
   local n=$1 d
   [ "$2" -lt 16 ] || die "module dependency loop at $n"
-  [ -z "${DONE[$n]:-}" ] || return 0
-  DONE[$n]=1
+  [ -z "${MOD_DONE[$n]:-}" ] || return 0
+  MOD_DONE[$n]=1
   [ -n "${KO[$n]:-}" ] || die "module $n not in $kpkg"
   for d in $(modinfo -F depends "${KO[$n]}" | tr ',' ' '); do add_module "$d" $(($2 + 1)); done
   case ${KO[$n]} in

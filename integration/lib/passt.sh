@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Helpers for tests of a passt/pasta binary (sourced after lib/common.sh,
 # after enter_outer_ns).
 #

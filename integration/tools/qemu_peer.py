@@ -10,7 +10,7 @@ docs/integration-tests.md for the list).  Every wait is bounded.
 
 Usage (the expectations describe the outer namespace of lib/common.sh):
 
-  qemu_peer.py services  --socket PATH [expectations] [--split]
+  qemu_peer.py services  --socket PATH [expectations] [--split any|body]
   qemu_peer.py clients   --socket PATH [expectations]
   qemu_peer.py one-off   --socket PATH [expectations]
   qemu_peer.py arp       --socket PATH [expectations]   (one ARP exchange)
