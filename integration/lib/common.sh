@@ -57,6 +57,12 @@ outer_cleanup() {
       tail -n 40 "$f" >&2
     done
   fi
+  # Mounts a test made under $TMP (bind-mounted namespace files) would make
+  # the rm fail and leave the directory behind on the real /tmp.
+  local m
+  for m in $(awk -v t="$TMP/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
   rm -rf "$TMP"
   exit $rc
 }
