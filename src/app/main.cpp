@@ -35,6 +35,7 @@
 #include "linux/netns_watch.hpp"
 #include "linux/pasta_ns.hpp"
 #include "linux/pcap.hpp"
+#include "linux/privileges.hpp"
 #include "linux/qemu_stream.hpp"
 #include "linux/tap_fd.hpp"
 #include "linux/tun.hpp"
@@ -171,6 +172,13 @@ int run(Runtime& rt, int, char**) {
   const bool pasta = cfg.mode == core::Mode::pasta;
   const char* ident = core::mode_name(cfg.mode);
 
+  // Like upstream's isolate_initial: nothing inherited stays open but
+  // --fd and our own syslog socket.
+  {
+    int keep[2] = {cfg.fd, rt.log->syslog_sink().fd()};
+    (void)os::close_open_files(std::span<const int>(keep, 2));
+  }
+
   os::Logging::Config lc;
   lc.ident = ident;
   lc.version = kVersion.data();
@@ -221,6 +229,11 @@ int run(Runtime& rt, int, char**) {
   // --- Event loop and host sockets ------------------------------------------------
   os::EventLoop loop(rt.clock);
   if (auto s = loop.init(); !s) return fail("Couldn't create the event loop");
+  // Signals are blocked and read through a signalfd from here on, so a
+  // SIGTERM sent as soon as we look ready is never lost (the signalfd and
+  // the mask survive daemonising; spawned commands get them reset).
+  os::SignalHandler sig(loop);
+  if (auto s = sig.init(); !s) return fail("Couldn't set up signal handling");
 
   // --- pasta: namespaces and the tap device ------------------------------------------
   std::optional<os::NsChild> child;
@@ -360,19 +373,41 @@ int run(Runtime& rt, int, char**) {
     }
   }
 
+  // --- Drop privileges (--runas; root in the init namespace becomes nobody) ----------
+  {
+    std::optional<os::UidGid> target;
+    if (cfg.runas) {
+      auto r = os::resolve_runas(cfg.runas->uid, cfg.runas->gid, cfg.runas->user_name,
+                                 cfg.runas->group_name);
+      if (!r || (r->uid == 0 && !cfg.runas->uid && os::in_init_userns()))
+        return fail("Invalid --runas option: %s", cfg.runas->spec.c_str());
+      target = *r;
+    } else if (!pasta && geteuid() == 0 && os::in_init_userns()) {
+      // pasta keeps its identity: it still enters the namespace later for
+      // the loopback paths (upstream drops and re-enters a user namespace;
+      // see docs/features.md).
+      target = os::nobody();
+      LOG_WARN("Started as root, dropping to nobody (use --runas to choose)");
+    }
+    if (target) {
+      if (auto s = os::drop_privileges(*target); !s)
+        return fail("Can't change user/group to %u/%u: %s", target->uid, target->gid,
+                    err_name(s.err()));
+    }
+  }
+
   // --- Become a daemon once ready ------------------------------------------------------
   const bool foreground = cfg.foreground || (pasta && child.has_value());
   if (!foreground) {
     auto d = os::daemonize(fin.pid.is_open() ? &fin.pid : nullptr, fin.devnull);
     if (!d) return fail("Couldn't daemonise: %s", err_name(d.err()));
+    if (auto s = sig.renew(); !s) return fail("Couldn't set up signal handling");
     if (auto s = d->ready(); !s) return 1;
     rt.log->daemonized(d->pid());
   } else if (fin.pid.is_open()) {
     (void)fin.pid.write(static_cast<long>(getpid()));
   }
 
-  os::SignalHandler sig(loop);
-  if (auto s = sig.init(); !s) return fail("Couldn't set up signal handling");
 
   if (child) {
     sig.watch_child(child->pid());

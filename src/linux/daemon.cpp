@@ -304,6 +304,26 @@ Status SignalHandler::init() noexcept {
   return {};
 }
 
+Status SignalHandler::renew() noexcept {
+  if (sfd_ < 0) return init();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGQUIT);
+  sigaddset(&set, SIGCHLD);
+  int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) return last_err();
+  loop_.remove_handler(sfd_);
+  ::close(sfd_);
+  sfd_ = -1;
+  if (Status s = loop_.add_handler(fd, ports::ev::in, *this); !s) {
+    ::close(fd);
+    return s;
+  }
+  sfd_ = fd;
+  return {};
+}
+
 SignalHandler::~SignalHandler() {
   if (sfd_ >= 0) {
     loop_.remove_handler(sfd_);

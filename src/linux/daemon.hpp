@@ -153,6 +153,10 @@ class SignalHandler final : public FdHandler {
   // Ends the loop when `pid` exits.  Checks once at the next loop iteration
   // too, in case it exited before SIGCHLD was blocked.
   void watch_child(long pid) noexcept;
+  // After fork(): a signalfd wakes epoll only for the process that
+  // registered it, so the daemon replaces the inherited one.  Signals that
+  // arrived in between stay pending (they are blocked) and are not lost.
+  Status renew() noexcept;
 
   // Why the loop was stopped, the status to exit with, and the signal
   // (SIGTERM/SIGQUIT, or the one that killed the child; 0 otherwise).
