@@ -177,7 +177,7 @@ ServicesPlan draw_services_plan(Prng& rng) noexcept {
   } else {
     n.mtu = static_cast<u16>(rng.range(1280, 65520));
   }
-  const bool long_names = rng.chance(100000);
+  const bool long_names = rng.chance(150000);
   const u64 nsearch = rng.range(0, core::kMaxDnsSearch);
   std::size_t text = 0;
   for (u64 i = 0; i < nsearch; i++) {
@@ -336,6 +336,35 @@ bool same_names(const wire::DnsNameList& got, const wire::DnsNameList& want) noe
   return got == want;
 }
 
+bool is_prefix(const wire::DnsNameList& got, const wire::DnsNameList& want) noexcept {
+  if (got.size() > want.size()) return false;
+  for (std::size_t i = 0; i < got.size(); i++)
+    if (!(got[i] == want[i])) return false;
+  return true;
+}
+
+// DHCP keeps its options within 308 bytes (RFC 2131 §2's 576-byte message,
+// as upstream), so a long search list is cut.  How many names surely fit:
+// the other options' sizes plus the names uncompressed (compression only
+// shrinks them), split in 255-byte instances.
+std::size_t dhcp4_names_that_fit(const core::NetInfo& n, const RefGuestConfig& gc,
+                                 const wire::DnsNameList& names) noexcept {
+  std::size_t fixed = 3 + 6 + 6 + 6 + 6 + 1;  // 53, 1, 3, 54, 51, end
+  if (n.mtu != 0) fixed += 4;
+  if (n.dhcp_dns && !n.v4.dns.empty()) fixed += 2 + 4 * n.v4.dns.size();
+  if (!n.v4.gateway.in_subnet(n.v4.addr, n.v4.prefix_len)) fixed += 2 + 9 + 5;  // 121: gw/32, default
+  if (gc.dhcp4_rapid_commit) fixed += 2;
+  std::size_t wire_len = 0;
+  std::size_t k = 0;
+  for (const wire::DnsName& d : names) {
+    wire_len += d.wire_length();
+    const std::size_t headers = 2 * ((wire_len + 254) / 255);
+    if (fixed + wire_len + headers > 308) break;
+    k++;
+  }
+  return k;
+}
+
 // DUID-LLT of our MAC, built independently of the server code.
 wire::Dhcpv6Duid expected_duid(const core::NetInfo& n) noexcept {
   wire::Dhcpv6Duid d;
@@ -412,10 +441,13 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
       if (!dns_ok)
         return o.say("DHCPv4 DNS: %zu servers (first %s), configured %zu (dhcp_dns %d)", L.dns.size(),
                      L.dns.empty() ? "-" : to_text(L.dns[0]).c_str(), n.v4.dns.size(), n.dhcp_dns);
-      const bool search_ok = n.dhcp_search ? same_names(L.search, search) : L.search.empty();
+      const std::size_t min_names = n.dhcp_search ? dhcp4_names_that_fit(n, gc, search) : 0;
+      const bool search_ok = n.dhcp_search ? is_prefix(L.search, search) && L.search.size() >= min_names
+                                           : L.search.empty();
       if (!search_ok)
-        return o.say("DHCPv4 search list [%s], configured [%s] (dhcp_search %d)", names_text(L.search, t1, sizeof(t1)),
-                     names_text(search, t2, sizeof(t2)), n.dhcp_search);
+        return o.say("DHCPv4 search list [%s], configured [%s] (dhcp_search %d, at least %zu names fit)",
+                     names_text(L.search, t1, sizeof(t1)), names_text(search, t2, sizeof(t2)), n.dhcp_search,
+                     min_names);
     }
     const std::optional<Ipv4Addr> gw = g.gateway4();
     if (what.final && n.v4.enabled && gw) {
@@ -627,8 +659,12 @@ void EngineOutputCheck::inspect(Bytes frame) noexcept {
   }
   if (f.l3 == wire::L3::ipv4) {
     if (!net_.v4.enabled) return violate("engine sent IPv4 with IPv4 disabled");
-    if (f.l4 == wire::L4::udp && f.src_port == wire::kDhcpServerPort && !net_.dhcp)
-      return violate("engine answered DHCP with DHCP off");
+    if (f.l4 == wire::L4::udp && f.src_port == wire::kDhcpServerPort) {
+      if (!net_.dhcp) return violate("engine answered DHCP with DHCP off");
+      // RFC 2131 §2: clients need only accept 576-byte messages.
+      if (f.payload.size() > 576 - 28)
+        return violate("engine DHCP message of %zu bytes, over RFC 2131's 548", f.payload.size());
+    }
     return;
   }
   if (!net_.v6.enabled) return violate("engine sent IPv6 with IPv6 disabled");

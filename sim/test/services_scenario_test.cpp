@@ -272,6 +272,49 @@ TEST(ServicesChecks, ServicesSwitchedOffStayQuiet) {
   }
 }
 
+// Regression: with a long search list the DHCP reply grew past the MTU
+// (1297 bytes at MTU 1280, seeds 1-3 of this plan) and past RFC 2131's
+// 576-byte message; the engine now leaves out the names that do not fit.
+void long_search(ServicesPlan& p) {
+  all_on(p);
+  p.net.mtu = 1280;
+  p.net.search.clear();
+  for (char c = 'a'; c < 'e'; c++) {
+    std::string s;
+    for (int l = 0; l < 4; l++) s += std::string(58, c) + static_cast<char>('0' + l) + ".";
+    (void)p.net.search.push(s + "example");
+  }
+}
+std::unique_ptr<Scenario> make_long_search() {
+  ServicesHooks h;
+  h.adjust_plan = &long_search;
+  return make_services_scenario(h);
+}
+
+// Seeds that once failed, kept forever (with --scenario services).
+TEST(ServicesRegression, Seeds) {
+  struct Regression {
+    u64 seed;
+    const char* what;
+  };
+  static constexpr Regression kSeeds[] = {
+      {17, "engine DHCP message of 994 bytes (long search list), over RFC 2131's 548"},
+  };
+  for (const Regression& r : kSeeds) {
+    const RunResult res = run(r.seed, "services");
+    EXPECT_TRUE(res.ok) << "seed " << r.seed << " (" << r.what << "): " << res.failure.reason;
+  }
+}
+
+TEST(ServicesRegression, LongSearchListStaysWithinTheDhcpMessageLimit) {
+  ASSERT_TRUE(register_scenario({"services-long-search", "test: 4 x 250-byte domains, MTU 1280",
+                                 &make_long_search}));
+  for (u64 seed = 1; seed <= 6; seed++) {
+    const RunResult r = run(seed, "services-long-search");
+    EXPECT_TRUE(r.ok) << "seed " << seed << ": " << r.failure.source << ": " << r.failure.reason;
+  }
+}
+
 // --- the engine output checker on hand-made frames ----------------------------------------------
 
 class NullTap final : public ports::TapPort {
