@@ -217,6 +217,7 @@ struct RefGuestCounters {
   u64 ra_rx = 0;           // any RA with a valid checksum
   u64 ra_accepted = 0;
   u64 ra_ignored = 0;
+  u64 ra_unsolicited = 0;  // accepted, to all-nodes, with no solicitation outstanding
   u64 ns_router = 0;       // NS for the router
   u64 ns_dad = 0;
   u64 na_rx = 0;           // any NA with a valid checksum

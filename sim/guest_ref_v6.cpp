@@ -279,6 +279,7 @@ void RefGuest::rx_ra(const wire::Frame& f, Instant now) noexcept {
   }
   const wire::NdpRepr& ra = *pr;
   c_.ra_accepted++;
+  if (rs_done_ && dst == Ipv6Addr::all_nodes()) c_.ra_unsolicited++;
   ra_.received = true;
   ra_.router = src;
   ra_.router_lifetime = ra.router_lifetime;

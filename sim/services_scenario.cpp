@@ -226,6 +226,7 @@ ServicesPlan draw_services_plan(Prng& rng) noexcept {
                                                   LivenessRestart::reboot, LivenessRestart::reboot,
                                                   LivenessRestart::fresh};
   p.restart = kRestarts[rng.below(5)];
+  p.await_unsolicited_ra = n.v6.enabled && n.ndp && n.ra && g.v6 && rng.chance(150000);
   return p;
 }
 
@@ -266,6 +267,7 @@ void print_services_plan(std::FILE* out, const ServicesPlan& p) noexcept {
                g.arp_probe, g.static_gw4.has_value(), g.static_router6.has_value(), g.rs_from_unspecified,
                g.dad_transmits, g.duid_llt ? "llt" : "ll", g.dhcp6_rapid_commit, g.iaid,
                liveness_restart_name(p.restart));
+  if (p.await_unsolicited_ra) std::fprintf(out, "    liveness: waits for an unsolicited RA\n");
 }
 
 core::Config services_config_of(const core::NetInfo& n) {
@@ -549,7 +551,8 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
   return nullptr;
 }
 
-bool services_guest_complete(const core::NetInfo& n, const RefGuest& g, char* why, std::size_t len) noexcept {
+bool services_guest_complete(const ServicesPlan& plan, const RefGuest& g, char* why, std::size_t len) noexcept {
+  const core::NetInfo& n = plan.net;
   Out o{why, len};
   const RefGuestConfig& gc = g.config();
   const RefGuestCounters& c = g.counters();
@@ -579,6 +582,10 @@ bool services_guest_complete(const core::NetInfo& n, const RefGuest& g, char* wh
       if (!g.ra().received) return o.say("v6: waiting for an RA"), false;
       if (g.slaac().state != AddrState::preferred)
         return o.say("v6: SLAAC address %s", addr_state_name(g.slaac().state)), false;
+      // passt's RA timer: the first expiry (200-600 s) only re-arms, the
+      // second sends.
+      if (plan.await_unsolicited_ra && c.ra_unsolicited == m.ra_unsolicited)
+        return o.say("v6: waiting for an unsolicited RA"), false;
     } else if (c.rs - m.rs < kUnanswered) {
       return o.say("v6: %llu unanswered RSs since the faults stopped", static_cast<unsigned long long>(c.rs - m.rs)),
              false;
@@ -770,6 +777,7 @@ class ServicesScenario final : public Scenario {
     for (auto& f : k.link.faults) f = services_faults(rng, f);
     if (hooks_.adjust_plan != nullptr) hooks_.adjust_plan(plan_);
     if (plan_.net.mtu != 0) k.link.mtu = plan_.net.mtu;
+    if (plan_.await_unsolicited_ra) k.liveness = Duration::seconds(1300);
     engine_net_ = plan_.net;
     if (hooks_.mutate_engine_net != nullptr) hooks_.mutate_engine_net(engine_net_);
   }
@@ -811,7 +819,7 @@ class ServicesScenario final : public Scenario {
   }
 
   bool done(SimEnv& env) noexcept override {
-    if (!services_guest_complete(plan_.net, *guest_, pending_, sizeof(pending_))) return false;
+    if (!services_guest_complete(plan_, *guest_, pending_, sizeof(pending_))) return false;
     guest_checker_->set_final();
     GuestCheck what;
     if (const char* why = services_check_guest(plan_.net, *guest_, what, final_buf_, sizeof(final_buf_)))
@@ -821,7 +829,7 @@ class ServicesScenario final : public Scenario {
 
   const char* pending(SimEnv& env) noexcept override {
     (void)env;
-    (void)services_guest_complete(plan_.net, *guest_, pending_, sizeof(pending_));
+    (void)services_guest_complete(plan_, *guest_, pending_, sizeof(pending_));
     return pending_;
   }
 
@@ -830,7 +838,7 @@ class ServicesScenario final : public Scenario {
     const engine::Stats& s = engine_->stats();
     std::fprintf(out,
                  "  services: restart=%s guest rx=%llu bad_csum=%llu not_for_us=%llu | dhcp4 disc=%llu req=%llu "
-                 "offers=%llu acks=%llu ignored=%llu | arp req=%llu probes=%llu replies=%llu | rs=%llu ra=%llu "
+                 "offers=%llu acks=%llu ignored=%llu | arp req=%llu probes=%llu replies=%llu | rs=%llu ra=%llu/%llu "
                  "ns=%llu/%llu na=%llu dad_fail=%llu | dhcp6 sol=%llu req=%llu cnf=%llu adv=%llu rep=%llu "
                  "ignored=%llu\n",
                  liveness_restart_name(restart_), static_cast<unsigned long long>(c.rx),
@@ -840,6 +848,7 @@ class ServicesScenario final : public Scenario {
                  static_cast<unsigned long long>(c.dhcp4_ignored), static_cast<unsigned long long>(c.arp_requests),
                  static_cast<unsigned long long>(c.arp_probes), static_cast<unsigned long long>(c.arp_replies),
                  static_cast<unsigned long long>(c.rs), static_cast<unsigned long long>(c.ra_accepted),
+                 static_cast<unsigned long long>(c.ra_unsolicited),
                  static_cast<unsigned long long>(c.ns_router), static_cast<unsigned long long>(c.ns_dad),
                  static_cast<unsigned long long>(c.na_router), static_cast<unsigned long long>(c.dad_failures),
                  static_cast<unsigned long long>(c.dhcp6_solicits), static_cast<unsigned long long>(c.dhcp6_requests),

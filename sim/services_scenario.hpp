@@ -54,6 +54,8 @@ struct ServicesPlan {
   core::NetInfo net;  // what the engine is given, and what the guest must end up with
   RefGuestConfig guest;
   LivenessRestart restart = LivenessRestart::reboot;
+  // Wait (up to 1300 s) for an unsolicited RA after the faults stop.
+  bool await_unsolicited_ra = false;
 };
 
 // Draws a plan from `rng`.
@@ -76,8 +78,7 @@ const char* services_check_guest(const core::NetInfo& net, const RefGuest& g, co
                                  char* buf, std::size_t len) noexcept;
 // Is every client of the guest in its final state (see above)?  When not,
 // `why` says what is missing.
-bool services_guest_complete(const core::NetInfo& net, const RefGuest& g, char* why,
-                             std::size_t len) noexcept;
+bool services_guest_complete(const ServicesPlan& plan, const RefGuest& g, char* why, std::size_t len) noexcept;
 
 // Engine output checker: sits between the engine and the link.
 class EngineOutputCheck final : public ports::TapPort, public Checker {
