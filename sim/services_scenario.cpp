@@ -402,7 +402,9 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
   const RefGuestConfig& gc = g.config();
   const RefGuestCounters& c = g.counters();
   const RefGuestCounters& m = g.at_mark();
-  const wire::DnsNameList search = names_of(n);
+  std::optional<wire::DnsNameList> parsed;
+  if (what.search == nullptr) parsed = names_of(n);
+  const wire::DnsNameList& search = what.search != nullptr ? *what.search : *parsed;
   char t1[160];
   char t2[160];
 
@@ -731,7 +733,8 @@ class FlowChecker final : public Checker {
 
 class GuestChecker final : public Checker {
  public:
-  GuestChecker(const core::NetInfo& n, const RefGuest& g, const SimLink& l) noexcept : n_(n), g_(g), l_(l) {}
+  GuestChecker(const core::NetInfo& n, const RefGuest& g, const SimLink& l) noexcept
+      : n_(n), g_(g), l_(l), search_(names_of(n)) {}
   const char* name() const noexcept override { return "guest"; }
   const char* check(World& w) noexcept override {
     (void)w;
@@ -745,6 +748,7 @@ class GuestChecker final : public Checker {
     const u64 to_engine = l_.stats(Dir::to_engine).corrupted;
     what.config = to_guest == 0;
     what.dad = to_guest == 0 && to_engine == 0;
+    what.search = &search_;
     return services_check_guest(n_, g_, what, buf_, sizeof(buf_));
   }
   void set_final() noexcept { final_ = true; }
@@ -753,6 +757,7 @@ class GuestChecker final : public Checker {
   const core::NetInfo& n_;
   const RefGuest& g_;
   const SimLink& l_;
+  const wire::DnsNameList search_;
   bool final_ = false;
   char buf_[320] = {};
 };
@@ -775,6 +780,12 @@ class ServicesScenario final : public Scenario {
   void derive(Prng& rng, Knobs& k) noexcept override {
     plan_ = draw_services_plan(rng);
     for (auto& f : k.link.faults) f = services_faults(rng, f);
+    // No host sockets here: small tables keep the socket model's per-event
+    // checks (and the event queue) cheap.
+    k.net.max_sockets = 8;
+    k.net.max_conns = 8;
+    k.net.max_dgram_socks = 2;
+    k.event_capacity = k.implied_event_capacity();
     if (hooks_.adjust_plan != nullptr) hooks_.adjust_plan(plan_);
     if (plan_.net.mtu != 0) k.link.mtu = plan_.net.mtu;
     if (plan_.await_unsolicited_ra) k.liveness = Duration::seconds(1300);

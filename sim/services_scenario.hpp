@@ -73,6 +73,8 @@ struct GuestCheck {
   bool final = true;
   bool config = true;          // compare learned values (off after corruption)
   bool dad = true;             // no DAD failure / ARP conflict
+  // net.search as names, if the caller has them (saves parsing per event).
+  const wire::DnsNameList* search = nullptr;
 };
 const char* services_check_guest(const core::NetInfo& net, const RefGuest& g, const GuestCheck& what,
                                  char* buf, std::size_t len) noexcept;
