@@ -104,9 +104,10 @@ bool dhcp_handle(TapCtx& ctx, const wire::Frame& f) noexcept {
 
   // RFC 2131 §2: a client need only take a 576-byte message (312 bytes of
   // options with the cookie).  Like passt, keep the options within that:
-  // leave out what does not fit, search domains first (from the end of the
-  // list), then the FQDN and the hostname.  This also keeps the reply
-  // within the smallest MTU we allow (1280).
+  // an FQDN, then a hostname, that would overflow on its own is left out;
+  // the search list gets the room the other options leave and ends after
+  // the last domain that fits.  This also keeps the reply within any MTU
+  // of 576 bytes or more.
   if (r.length() > kDhcpMaxReply) {
     for (std::size_t i = 0; i < r.other.size(); i++)
       if (r.other[i].code == 81) {
