@@ -1,6 +1,7 @@
 #include "sim/scenario.hpp"
 
 #include "sim/echo_scenario.hpp"
+#include "sim/services_scenario.hpp"
 
 namespace passt::sim {
 
@@ -21,6 +22,7 @@ Registry& registry() noexcept {
     // Built-in scenarios, in a fixed order (a seed's scenario is picked by
     // index, so appending keeps old seeds meaning the same runs).
     r.entries[r.n++] = echo_scenario_entry();
+    r.entries[r.n++] = services_scenario_entry();
   }
   return r;
 }

@@ -9,6 +9,10 @@ namespace passt::proto {
 
 namespace {
 
+// The BOOTP fixed part, the cookie and 308 bytes of options: 548 bytes, or
+// 576 with the IPv4 and UDP headers.
+constexpr std::size_t kDhcpMaxReply = wire::kDhcpOptionsOffset + 308;
+
 Ipv4Addr mask_of(u8 prefix_len) noexcept {
   if (prefix_len == 0) return Ipv4Addr::any();
   if (prefix_len >= 32) return Ipv4Addr::broadcast();
@@ -80,12 +84,6 @@ bool dhcp_handle(TapCtx& ctx, const wire::Frame& f) noexcept {
   if (rapid) r.rapid_commit = true;
   if (net.dhcp_dns)
     for (Ipv4Addr a : net.v4.dns) (void)r.dns_servers.push(a);
-  if (net.dhcp_search) {
-    for (const std::string& d : net.search) {
-      auto n = wire::DnsName::from_text(d);
-      if (n && !n->is_root()) (void)r.domain_search.push(*n);
-    }
-  }
   if (!net.hostname.empty()) {
     wire::DhcpBlob b;
     if (fill_blob(b, net.hostname)) r.hostname = b;
@@ -102,6 +100,37 @@ bool dhcp_handle(TapCtx& ctx, const wire::Frame& f) noexcept {
       !net.v4.gateway.in_subnet(net.v4.addr, net.v4.prefix_len)) {
     (void)r.classless_routes.push(wire::DhcpRoute{net.v4.gateway, 32, Ipv4Addr::any()});
     (void)r.classless_routes.push(wire::DhcpRoute{Ipv4Addr::any(), 0, net.v4.gateway});
+  }
+
+  // RFC 2131 §2: a client need only take a 576-byte message (312 bytes of
+  // options with the cookie).  Like passt, keep the options within that:
+  // an FQDN, then a hostname, that would overflow on its own is left out;
+  // the search list gets the room the other options leave and ends after
+  // the last domain that fits.  This also keeps the reply within any MTU
+  // of 576 bytes or more.
+  if (r.length() > kDhcpMaxReply) {
+    for (std::size_t i = 0; i < r.other.size(); i++)
+      if (r.other[i].code == 81) {
+        wire::DhcpRawOptions keep;
+        for (const wire::DhcpRawOption& o : r.other)
+          if (o.code != 81) (void)keep.push(o);
+        r.other = keep;
+        break;
+      }
+  }
+  if (r.length() > kDhcpMaxReply) r.hostname.reset();
+  if (net.dhcp_search) {
+    for (const std::string& d : net.search) {
+      auto n = wire::DnsName::from_text(d);
+      if (!n || n->is_root()) continue;
+      if (!r.domain_search.push(*n)) break;
+      if (r.length() > kDhcpMaxReply) {
+        wire::DnsNameList fits;
+        for (std::size_t i = 0; i + 1 < r.domain_search.size(); i++) (void)fits.push(r.domain_search[i]);
+        r.domain_search = fits;
+        break;
+      }
+    }
   }
 
   Bytes priority;

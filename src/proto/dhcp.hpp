@@ -14,7 +14,11 @@
 // search list (unless turned off), hostname/FQDN when configured, and
 // classless static routes (121) when the router is outside the guest's
 // subnet, so that the guest can still reach it.  Options the client asked
-// for in its parameter request list (55) come first, in its order.
+// for in its parameter request list (55) come first, in its order.  The
+// options stay within 308 bytes (a 576-byte message, the size every client
+// must accept, RFC 2131 §2, as upstream): search domains that do not fit
+// are left out from the end of the list, and an FQDN or hostname that does
+// not fit is not sent.
 //
 // The reply goes from our address, port 67, to the assigned address (or to
 // 255.255.255.255 when the client set the broadcast flag), port 68, and to
