@@ -79,7 +79,7 @@ class Engine final : public ports::EventSink {
   void handle_ipv6(const wire::Frame& f, Instant now) noexcept;
   u32 random_u32() noexcept;
 
-  const core::Config& cfg_;
+  [[maybe_unused]] const core::Config& cfg_;  // forwarding tables (TCP, UDP)
   const core::NetInfo& net_;
   ports::Ports ports_;
   Sizing sizing_;
