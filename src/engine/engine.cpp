@@ -23,7 +23,7 @@ constexpr u8 kIcmpv6Redirect = 137;
 }  // namespace
 
 Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports ports,
-               const Sizing& sizing)
+               const Sizing& sizing, const proto::TcpOptions& tcp)
     : cfg_(cfg),
       net_(net),
       ports_(ports),
@@ -31,7 +31,11 @@ Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports p
       out_(ports.tap, sizing.tap_batch_frames, sizing.tap_arena),
       ctx_{net, guest_, out_},
       flows_(sizing.flows, random_key(ports.entropy)),
-      timers_(sizing.flows + kGlobalTimers) {}
+      timers_(sizing.flows + kGlobalTimers),
+      reaper_(sizing.flows),
+      tcp_(cfg, net, ports.net, ports.entropy, out_, guest_, flows_, timers_, reaper_, tcp) {}
+
+Status Engine::open_listeners() noexcept { return tcp_.open_listeners(); }
 
 u32 Engine::random_u32() noexcept {
   std::array<u8, 4> b{};
@@ -47,6 +51,8 @@ void Engine::start(Instant now) noexcept {
 
 void Engine::on_tap_frames(std::span<const Bytes> frames, Instant now) noexcept {
   for (Bytes f : frames) handle_frame(f, now);
+  // The frames stay valid until we return: TCP handles its segments now.
+  tcp_.tap_batch_end(now);
 }
 
 void Engine::on_tap_state(bool connected, Instant now) noexcept {
@@ -58,9 +64,12 @@ void Engine::on_tap_state(bool connected, Instant now) noexcept {
 }
 
 void Engine::on_socket_event(u64 ref, u32 events, Instant now) noexcept {
-  (void)ref;
-  (void)events;
-  (void)now;
+  const core::EpollRef r = core::EpollRef::unpack(ref);
+  switch (r.type) {
+    case core::RefType::tcp: tcp_.sock_event(r.sidx(), events, now); return;
+    case core::RefType::tcp_listen: tcp_.listen_event(r.data, events, now); return;
+    default: return;  // no owner (yet): other protocols add theirs
+  }
 }
 
 void Engine::on_deadline(Instant now) noexcept {
@@ -72,8 +81,14 @@ void Engine::on_deadline(Instant now) noexcept {
       if (!ra_first_ && proto::ndp_send_unsolicited_ra(ctx_)) stats_.ra_unsolicited++;
       ra_first_ = false;
       timers_.set(id, now + proto::ndp_ra_interval(random_u32()));
+    } else if (id < sizing_.flows && flows_.at(core::FlowIdx{id}).type == core::FlowType::tcp &&
+               flows_.at(core::FlowIdx{id}).state == core::FlowState::active) {
+      tcp_.timer(core::FlowIdx{id}, now);
+      // A handler leaves its deadline in the future or clears it; guard the
+      // loop against one that does not.
+      if (timers_.contains(id) && timers_.get(id) <= now) timers_.set(id, now + Duration::millis(1));
     } else {
-      timers_.clear(id);  // flow timers arrive with the L4 protocols
+      timers_.clear(id);
     }
   }
 }
@@ -81,6 +96,12 @@ void Engine::on_deadline(Instant now) noexcept {
 void Engine::flush(Instant now) noexcept {
   (void)now;
   out_.flush();
+  // Flows closed during the batch: released only now (the flow table's
+  // contract), after their last frames left.
+  reaper_.drain([this](core::FlowIdx i) noexcept {
+    timers_.clear(i.v);
+    flows_.release(i);
+  });
 }
 
 Instant Engine::next_deadline() const noexcept { return timers_.top_time(); }
@@ -106,6 +127,10 @@ void Engine::handle_frame(Bytes frame, Instant now) noexcept {
     return;
   }
   const wire::Frame& f = *pf;
+  if (!wire::frame_checksums_ok(f)) {
+    stats_.frames_bad_csum++;
+    return;
+  }
   learn(f);
   switch (f.l3) {
     case wire::L3::arp:
@@ -133,6 +158,13 @@ void Engine::handle_ipv4(const wire::Frame& f, Instant now) noexcept {
     stats_.frames_dropped++;
     return;
   }
+  if (f.l4 == wire::L4::tcp) {
+    if (net_.tcp)
+      tcp_.tap_segment(f, now);
+    else
+      stats_.frames_dropped++;
+    return;
+  }
   if (f.l4 == wire::L4::udp && f.dst_port == 67) {
     if (proto::dhcp_handle(ctx_, f))
       stats_.dhcp_replies++;
@@ -144,7 +176,6 @@ void Engine::handle_ipv4(const wire::Frame& f, Instant now) noexcept {
 }
 
 void Engine::handle_ipv6(const wire::Frame& f, Instant now) noexcept {
-  (void)now;
   if (!net_.v6.enabled || f.src.is_loopback() || f.dst.is_loopback()) {
     stats_.frames_dropped++;
     return;
@@ -158,6 +189,13 @@ void Engine::handle_ipv6(const wire::Frame& f, Instant now) noexcept {
         stats_.frames_dropped++;
       return;
     }
+  }
+  if (f.l4 == wire::L4::tcp) {
+    if (net_.tcp)
+      tcp_.tap_segment(f, now);
+    else
+      stats_.frames_dropped++;
+    return;
   }
   if (f.l4 == wire::L4::udp && f.dst_port == 547) {
     if (proto::dhcpv6_handle(ctx_, f))

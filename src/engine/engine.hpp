@@ -7,10 +7,17 @@
 // engine parses each frame once (wire::parse_frame), learns the guest's MAC
 // and addresses from it, and hands it to the one protocol handler that owns
 // it: ARP, DHCP (UDP to port 67), NDP (ICMPv6 133-136), DHCPv6 (UDP to 547),
-// and, as they land, ICMP echo, UDP and TCP through the flow table.
+// TCP (proto::Tcp, through the flow table), and, as they land, ICMP echo and
+// UDP.  Frames whose checksums do not verify are dropped before anything is
+// learnt from them.  Socket readiness carries a core::EpollRef naming the
+// owner (a flow side or a listener).  TCP segments of one tap batch are
+// handed over together at the end of the batch, so a flow's data is written
+// with one send().
 // Handlers queue frames for the guest in a TapOut; flush() at the end of each
-// batch sends them in one go.  Timers of every kind (per-flow and global)
-// live in one deadline heap whose minimum is next_deadline().
+// batch sends them in one go, then flows the handlers closed are released
+// (proto::FlowReaper).  Timers of every kind (per-flow and global) live in
+// one deadline heap whose minimum is next_deadline(); a flow's timer id is
+// its index.
 //
 // Nothing here allocates after the constructor.
 #pragma once
@@ -21,7 +28,9 @@
 #include "core/net_info.hpp"
 #include "ports/ports.hpp"
 #include "proto/context.hpp"
+#include "proto/flow_reaper.hpp"
 #include "proto/tap_out.hpp"
+#include "proto/tcp.hpp"
 #include "util/log.hpp"
 #include "wire/frame.hpp"
 
@@ -42,18 +51,22 @@ struct Stats {
   u64 ndp_replies = 0;
   u64 dhcpv6_replies = 0;
   u64 ra_unsolicited = 0;
+  u64 frames_bad_csum = 0;  // dropped: a checksum did not verify
 };
 
 class Engine final : public ports::EventSink {
  public:
   Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports ports,
-         const Sizing& sizing);
+         const Sizing& sizing, const proto::TcpOptions& tcp = {});
   ~Engine() override = default;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   // Schedules the start-up timers.  Call once, before the first event.
   void start(Instant now) noexcept;
+  // Binds the -t listeners (see proto::Tcp::open_listeners).  Call once,
+  // before the first event; an error is fatal at start-up.
+  Status open_listeners() noexcept;
 
   // ports::EventSink
   void on_tap_frames(std::span<const Bytes> frames, Instant now) noexcept override;
@@ -67,6 +80,8 @@ class Engine final : public ports::EventSink {
   const proto::GuestL2& guest() const noexcept { return guest_; }
   const core::FlowTable& flows() const noexcept { return flows_; }
   const proto::TapOut& tap_out() const noexcept { return out_; }
+  const proto::Tcp& tcp() const noexcept { return tcp_; }
+  const core::DeadlineHeap& timers() const noexcept { return timers_; }
 
  private:
   // Timer ids above the flow indices.
@@ -88,6 +103,8 @@ class Engine final : public ports::EventSink {
   proto::TapCtx ctx_;
   core::FlowTable flows_;
   core::DeadlineHeap timers_;
+  proto::FlowReaper reaper_;
+  proto::Tcp tcp_;
   bool ra_first_ = true;
   RateLimit frag_warn_{Duration::seconds(10)};
   Stats stats_;

@@ -16,12 +16,14 @@ TapOut::TapOut(ports::TapPort& tap, u32 max_frames, std::size_t arena_bytes)
   PASST_CHECK(max_frames > 0 && arena_bytes > 0);
   arena_ = static_cast<u8*>(std::malloc(arena_bytes));
   frames_ = static_cast<Bytes*>(std::calloc(max_frames, sizeof(Bytes)));
-  PASST_CHECK(arena_ != nullptr && frames_ != nullptr);
+  tags_ = static_cast<u64*>(std::calloc(max_frames, sizeof(u64)));
+  PASST_CHECK(arena_ != nullptr && frames_ != nullptr && tags_ != nullptr);
 }
 
 TapOut::~TapOut() {
   std::free(arena_);
   std::free(frames_);
+  std::free(tags_);
 }
 
 MutBytes TapOut::reserve(std::size_t len) noexcept {
@@ -35,16 +37,56 @@ MutBytes TapOut::reserve(std::size_t len) noexcept {
     start = 0;
   }
   open_ = true;
+  nopen_ = 1;
   reserved_ = len;
   used_ = start;
   return MutBytes(arena_ + start, len);
 }
 
-void TapOut::commit(std::size_t len) noexcept {
-  PASST_CHECK(open_ && len <= reserved_);
+void TapOut::commit(std::size_t len, u64 tag) noexcept {
+  PASST_CHECK(open_ && nopen_ == 1 && len <= reserved_);
   open_ = false;
+  tags_[nframes_] = tag;
   frames_[nframes_++] = Bytes(arena_ + used_, len);
   used_ += len;
+}
+
+std::size_t TapOut::reserve_many(std::size_t len, std::span<MutBytes> bufs) noexcept {
+  PASST_CHECK(!open_);
+  if (len > arena_bytes_ || bufs.empty()) return 0;
+  const std::size_t stride = (len + 7) & ~std::size_t{7};
+  auto fitting = [&](std::size_t start) noexcept {
+    std::size_t n = 0;
+    while (n < bufs.size() && nframes_ + n < max_frames_ && start + n * stride + len <= arena_bytes_)
+      n++;
+    return n;
+  };
+  std::size_t start = (used_ + 7) & ~std::size_t{7};
+  std::size_t n = fitting(start);
+  if (n < bufs.size() && nframes_ > 0) {
+    flush();
+    start = 0;
+    n = fitting(start);
+  }
+  for (std::size_t i = 0; i < n; i++) bufs[i] = MutBytes(arena_ + start + i * stride, len);
+  open_ = n > 0;
+  nopen_ = static_cast<u32>(n);
+  stride_ = stride;
+  reserved_ = len;
+  used_ = start;
+  return n;
+}
+
+void TapOut::commit_many(std::span<const std::size_t> lens, std::span<const u64> tags) noexcept {
+  PASST_CHECK(open_ && lens.size() <= nopen_ && (tags.empty() || tags.size() == lens.size()));
+  open_ = false;
+  const std::size_t start = used_;
+  for (std::size_t i = 0; i < lens.size(); i++) {
+    PASST_CHECK(lens[i] <= reserved_);
+    tags_[nframes_] = tags.empty() ? 0 : tags[i];
+    frames_[nframes_++] = Bytes(arena_ + start + i * stride_, lens[i]);
+    used_ = start + i * stride_ + lens[i];
+  }
 }
 
 bool TapOut::push(Bytes frame) noexcept {
@@ -66,8 +108,14 @@ std::size_t TapOut::flush() noexcept {
   if (n > nframes_) n = nframes_;
   sent_ += n;
   dropped_ += nframes_ - n;
+  const u32 total = nframes_;
   nframes_ = 0;
   used_ = 0;
+  // The observer may queue new frames (it must not: it only records), so
+  // the queue is emptied first.
+  if (observer_ != nullptr)
+    for (u32 i = static_cast<u32>(n); i < total; i++)
+      if (tags_[i] != 0) observer_->on_tap_dropped(tags_[i]);
   return n;
 }
 

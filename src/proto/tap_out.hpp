@@ -6,6 +6,13 @@
 // engine flushes at the end of the batch (EventSink::flush) or when the
 // arena or the frame list fills.
 //
+// The TCP data path reserves several frames at once (reserve_many) so that
+// one peek at the socket fills all of their payloads, and tags its frames:
+// when the port takes only part of a batch, the tags of the frames it did
+// not take go to a TapDropObserver, which rewinds the connections they
+// belong to (so the next send starts at the first byte the guest never saw
+// instead of waiting for the guest to notice a gap).
+//
 // GuestL2 holds what we learn of the guest's link: its MAC (broadcast until
 // the first frame arrives, as in passt) and the addresses it uses.
 //
@@ -30,6 +37,13 @@ struct GuestL2 {
   Ipv6Addr addr6_ll_seen;
 };
 
+// Told about tagged frames the port did not take (see TapOut::flush).
+class TapDropObserver {
+ public:
+  virtual ~TapDropObserver() = default;
+  virtual void on_tap_dropped(u64 tag) noexcept = 0;
+};
+
 class TapOut {
  public:
   // `max_frames` frames and `arena_bytes` bytes per batch, allocated here.
@@ -42,14 +56,28 @@ class TapOut {
   // (flushing first if it does not fit).  Empty if `len` exceeds the arena.
   // Call commit() with the final length, or nothing to abandon it.
   MutBytes reserve(std::size_t len) noexcept;
-  void commit(std::size_t len) noexcept;
+  // `tag` (non-zero) is reported to the drop observer if the frame is not sent.
+  void commit(std::size_t len, u64 tag = 0) noexcept;
   void abandon() noexcept { open_ = false; }
+
+  // Up to bufs.size() buffers of `len` bytes each, open together (flushing
+  // first if fewer than that fit behind what is queued).  Returns how many
+  // were reserved: 0 only if `len` exceeds the arena.  Then commit_many()
+  // (or abandon()).
+  std::size_t reserve_many(std::size_t len, std::span<MutBytes> bufs) noexcept;
+  // Commits the first lens.size() reserved buffers, in order, with those
+  // lengths and tags (tags may be empty: untagged); the others are
+  // abandoned.
+  void commit_many(std::span<const std::size_t> lens, std::span<const u64> tags) noexcept;
+
+  void set_drop_observer(TapDropObserver* o) noexcept { observer_ = o; }
 
   // Queues a copy of a complete frame.
   bool push(Bytes frame) noexcept;
 
   // Sends everything queued.  Returns frames accepted by the port; the rest
-  // are dropped (and counted).
+  // are dropped (and counted), and the tags of dropped tagged frames go to
+  // the drop observer, in queue order.
   std::size_t flush() noexcept;
 
   std::size_t queued() const noexcept { return nframes_; }
@@ -63,7 +91,11 @@ class TapOut {
   std::size_t arena_bytes_;
   u8* arena_ = nullptr;
   Bytes* frames_ = nullptr;
+  u64* tags_ = nullptr;
+  TapDropObserver* observer_ = nullptr;
   u32 nframes_ = 0;
+  u32 nopen_ = 0;             // buffers open after reserve_many()
+  std::size_t stride_ = 0;    // their spacing
   std::size_t used_ = 0;
   std::size_t reserved_ = 0;  // length reserved by the last reserve()
   bool open_ = false;

@@ -1,0 +1,50 @@
+#include "proto/tcp_mirror.hpp"
+
+namespace passt::proto {
+
+u32 sndbuf_usable(u32 sndbuf) noexcept {
+  if (sndbuf <= kSndbufSmall) return sndbuf;
+  if (sndbuf >= kSndbufBig) return sndbuf / 2;
+  // Linear taper of the usable fraction from 100 % at SNDBUF_SMALL to 50 %
+  // at SNDBUF_BIG: the kernel needs the rest for its own bookkeeping, and a
+  // big buffer filled to the brim mostly adds latency.
+  const u64 s = sndbuf;
+  const u64 cut = s * (s - kSndbufSmall) / (kSndbufBig - kSndbufSmall) / 2;
+  return static_cast<u32>(s - cut);
+}
+
+MirrorOut tcp_mirror(const MirrorIn& in) noexcept {
+  MirrorOut out;
+
+  // --- ACK ---------------------------------------------------------------
+  const bool bytes_acked = in.have_info && in.info.has_bytes_acked;
+  out.ack_is_seq = in.sndbuf < kSndbufSmall || in.local || in.closing || in.force_seq ||
+                   !bytes_acked;
+  Seq ack = out.ack_is_seq ? in.seq_from_tap
+                           : in.seq_init_from_tap + static_cast<u32>(in.info.bytes_acked);
+  if (seq_lt(ack, in.seq_ack_to_tap)) ack = in.seq_ack_to_tap;
+  if (seq_gt(ack, in.seq_from_tap)) ack = in.seq_from_tap;
+  out.ack = ack;
+  out.ack_lagging = ack != in.seq_from_tap;
+
+  // --- window --------------------------------------------------------------
+  u64 wnd;
+  if (in.have_info && in.info.has_snd_wnd) {
+    wnd = in.info.snd_wnd;
+    if (!in.local) {
+      const u32 usable = sndbuf_usable(in.sndbuf);
+      if (usable < wnd) wnd = usable;
+    }
+  } else {
+    wnd = sndbuf_usable(in.sndbuf);
+  }
+  if (wnd > kMaxWindow) wnd = kMaxWindow;
+  if (!in.established && wnd < kWindowDefault) wnd = kWindowDefault;
+  out.wnd = static_cast<u32>(wnd);
+  const u8 ws = in.ws_to_tap > kMaxWsFromTap ? kMaxWsFromTap : in.ws_to_tap;
+  const u64 scaled = wnd >> ws;
+  out.wnd_field = static_cast<u16>(scaled > 65535 ? 65535 : scaled);
+  return out;
+}
+
+}  // namespace passt::proto
