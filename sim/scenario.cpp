@@ -2,6 +2,7 @@
 
 #include "sim/echo_scenario.hpp"
 #include "sim/services_scenario.hpp"
+#include "sim/tcp_scenario.hpp"
 
 namespace passt::sim {
 
@@ -23,6 +24,7 @@ Registry& registry() noexcept {
     // index, so appending keeps old seeds meaning the same runs).
     r.entries[r.n++] = echo_scenario_entry();
     r.entries[r.n++] = services_scenario_entry();
+    r.entries[r.n++] = tcp_scenario_entry();
   }
   return r;
 }

@@ -342,6 +342,8 @@ void Tcp::accept_one(u32 li, Sock s, const SockAddr& peer, Instant now) noexcept
     low_rtt_note(f, c, info);
   }
   stats_.conns_from_sock++;
+  LOG_DEBUG("TCP flow %u: accepted from %s:%u, to the guest's port %u", i.v, to_text(peer.addr).c_str(),
+            peer.port, tap.eport);
   // The SYN: its ACK field is unused; seq is our ISN.
   MirrorOut m = mirror(f, c, true, true);
   (void)emit_segment(f, c, c.seq_init_to_tap, Seq{}, tf::syn, m.wnd_field, true, 0);
@@ -547,7 +549,8 @@ void Tcp::rewind(TcpConn& c, Seq to) noexcept {
   }
 }
 
-void Tcp::rst_to_tap(FlowIdx i, Flow& f, TcpConn& c) noexcept {
+void Tcp::rst_to_tap(FlowIdx i, Flow& f, TcpConn& c, const char* why) noexcept {
+  LOG_DEBUG("TCP flow %u: RST to the guest: %s", i.v, why);
   // In SYN-SENT the guest only accepts a RST that acknowledges its SYN.
   const Seq seq = c.has(ce::tap_syn_rcvd) ? Seq{0} : c.seq_to_tap;
   (void)emit_segment(f, c, seq, c.seq_from_tap, tf::rst | tf::ack, 0, false, 0);
@@ -556,6 +559,7 @@ void Tcp::rst_to_tap(FlowIdx i, Flow& f, TcpConn& c) noexcept {
 }
 
 void Tcp::close_conn(FlowIdx i, Flow& f, TcpConn& c, bool abort) noexcept {
+  LOG_DEBUG("TCP flow %u: closed%s (events %#x)", i.v, abort ? ", reset" : "", c.events);
   if (c.sock.valid()) {
     host_.unwatch(c.sock);
     if (abort) (void)host_.set_opt(c.sock, ports::SockOpt::linger_zero, 1);
@@ -634,7 +638,13 @@ void Tcp::on_tap_dropped(u64 tag) noexcept {
   const Seq seq{static_cast<u32>(tag >> 32)};
   if (!seq_lt(seq, c.seq_to_tap) || seq_lt(seq, c.seq_ack_from_tap)) return;
   rewind(c, seq);
+  LOG_TRACE("TCP flow %u: tap dropped seq %u: rewound", i.v, seq.v - c.seq_init_to_tap.v);
   stats_.tap_rewinds++;
+  // The tap is full: stop reading the socket (edge-triggered) and try again
+  // shortly, rather than spin on its level-triggered readiness.
+  // (The interest is updated by the next handler: a watch() here would
+  // itself report the socket again.)
+  c.flags |= cf::stalled;
   if (c.t_kick.is_never()) c.t_kick = now_ + kTcpKick;
   set_timer(i, c, now_);
 }
@@ -781,6 +791,8 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
   if (is_local(target)) c.flags |= cf::local;
   if (low_rtt_lookup(target)) c.flags |= cf::low_rtt;
   stats_.conns_from_tap++;
+  LOG_DEBUG("TCP flow %u: guest port %u connects to %s:%u", i.v, fr.src_port, to_text(target).c_str(),
+            fr.dst_port);
   update_mask(i, c);
   set_timer(i, c, now);
 }
@@ -791,7 +803,7 @@ void Tcp::connect_done(FlowIdx i, Flow& f, TcpConn& c, u32 events, Instant now) 
   if (e != Err::none) {
     LOG_DEBUG("TCP: connect failed: %s", err_name(e));
     stats_.connect_failed++;
-    rst_to_tap(i, f, c);
+    rst_to_tap(i, f, c, "connect failed");
     return;
   }
   c.sndbuf = static_cast<u32>(host_.get_opt(c.sock, ports::SockOpt::sndbuf).value_or(0));
@@ -915,6 +927,7 @@ void Tcp::ack_from_tap(FlowIdx i, Flow& f, TcpConn& c, Seq ack, u32 wnd, Instant
     data -= 1;
     c.events |= ce::tap_fin_acked;
   }
+  LOG_TRACE("TCP flow %u: guest ACKs %u (+%u, data %u)", i.v, ack.v - c.seq_init_to_tap.v, acked, data);
   if (data > 0) {
     auto d = host_.discard(c.sock, data);
     if (!d || *d != data)
@@ -1005,6 +1018,7 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
   if (c.dup_acks != kRecovering && c.dup_acks >= kDupAckThreshold &&
       c.seq_to_tap != c.seq_ack_from_tap) {
     stats_.fast_retransmits++;
+    LOG_TRACE("TCP flow %u: fast retransmit from %u", i.v, c.seq_ack_from_tap.v - c.seq_init_to_tap.v);
     rewind(c, c.seq_ack_from_tap);
     c.dup_acks = kRecovering;
     retransmit = true;
@@ -1055,7 +1069,7 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
       written = *r;
     } else if (r.err() != Err::again) {
       LOG_DEBUG("TCP: send to socket: %s", err_name(r.err()));
-      rst_to_tap(i, f, c);
+      rst_to_tap(i, f, c, "send to socket failed");
       return;
     }
     c.seq_from_tap += static_cast<u32>(written);
@@ -1102,6 +1116,9 @@ void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
   if (tcp_conn_of(f) == nullptr || f.closing != 0) return;
   TcpConn& c = f.as<TcpConn>();
   if (!c.sock.valid()) return;
+  LOG_TRACE("TCP flow %u: socket events %#x, state %#x flags %#x mask %#x, to tap %u/%u fin %u", i.v,
+            events, c.events, c.flags, c.sock_mask, c.seq_to_tap.v - c.seq_ack_from_tap.v,
+            c.seq_max_to_tap.v - c.seq_ack_from_tap.v, c.seq_fin_to_tap.v - c.seq_ack_from_tap.v);
   c.t_idle = now + kTcpActTimeout;
   if (c.has(ce::tap_syn_rcvd)) {
     if ((events & (ev::out | ev::err | ev::hup)) != 0) connect_done(i, f, c, events, now);
@@ -1110,7 +1127,7 @@ void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
       const Err e = host_.take_error(c.sock);
       if (e != Err::none) {
         LOG_DEBUG("TCP: socket error: %s", err_name(e));
-        rst_to_tap(i, f, c);
+        rst_to_tap(i, f, c, "socket error");
         return;
       }
     }
@@ -1132,6 +1149,10 @@ void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
 
 void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
   if (!c.has(ce::established) || f.closing != 0 || !c.sock.valid()) return;
+  if (!c.t_kick.is_never()) {
+    c.flags |= cf::stalled;  // the tap refused frames: wait for the kick
+    return;
+  }
   const bool fin_known = c.has(ce::tap_fin_sent);
   if (fin_known && c.seq_to_tap == c.seq_fin_to_tap + 1) return;  // all sent, FIN too
 
@@ -1176,6 +1197,9 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
   const bool v6 = c.fam6 != 0;
   const std::size_t hdr = header_len(v6, 0);
   const std::size_t n = out_.reserve_many(hdr + mss, std::span<MutBytes>(bufs_, nf));
+  LOG_TRACE("TCP flow %u: from socket: in flight %llu, window %llu, limit %llu, %zu frames", i.v,
+            static_cast<unsigned long long>(sent), static_cast<unsigned long long>(wnd),
+            static_cast<unsigned long long>(limit), n);
   if (n == 0) return;
   // Reserving may have flushed the queue, and a frame the tap did not take
   // rewinds its connection (maybe this one): read the offsets only now.
@@ -1200,7 +1224,7 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
   } else if (r.err() != Err::again) {
     out_.abandon();
     LOG_DEBUG("TCP: peek: %s", err_name(r.err()));
-    rst_to_tap(i, f, c);
+    rst_to_tap(i, f, c, "peek failed");
     return;
   }
   if (got == 0) {
@@ -1215,6 +1239,8 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
   MirrorOut m = mirror(f, c, false, false);
   std::size_t nframes = 0;
   const Seq base = c.seq_to_tap;
+  LOG_TRACE("TCP flow %u: peeked %zu at offset %llu (seq %u)", i.v, got,
+            static_cast<unsigned long long>(sent), base.v - c.seq_init_to_tap.v);
   for (std::size_t off = 0; off < got; off += mss) {
     const std::size_t len = got - off < mss ? got - off : mss;
     const bool last = off + len == got;
@@ -1253,7 +1279,7 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
       c.flags |= cf::stalled;
   } else if (fin_known && c.seq_to_tap == c.seq_fin_to_tap) {
     send_fin();
-  } else if (c.in_flight() >= wnd) {
+  } else if (c.in_flight() >= wnd || !c.t_kick.is_never()) {
     c.flags |= cf::stalled;
   } else {
     // Stopped by the frame budget: more may follow at the next readiness.
@@ -1288,12 +1314,12 @@ void Tcp::timer(FlowIdx i, Instant now) noexcept {
   }
   if (c.t_fin <= now) {
     stats_.fin_timeouts++;
-    rst_to_tap(i, f, c);
+    rst_to_tap(i, f, c, "FIN timeout");
     return;
   }
   if (c.t_idle <= now) {
     stats_.idle_timeouts++;
-    rst_to_tap(i, f, c);
+    rst_to_tap(i, f, c, "activity timeout");
     return;
   }
   check_close(i, f, c);
@@ -1308,7 +1334,7 @@ void Tcp::rto_expired(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
     if (c.has(ce::tap_syn_rcvd)) return;  // the kernel's connect() has its own timeout
     if (c.retrans >= kHandshakeRetries) {
       stats_.handshake_timeouts++;
-      rst_to_tap(i, f, c);
+      rst_to_tap(i, f, c, "handshake timeout");
       return;
     }
     c.retrans++;
@@ -1325,7 +1351,7 @@ void Tcp::rto_expired(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
   }
   if (c.retrans >= kTcpMaxRetrans) {
     stats_.retrans_limit++;
-    rst_to_tap(i, f, c);
+    rst_to_tap(i, f, c, "retransmission limit");
     return;
   }
   c.retrans++;
@@ -1335,6 +1361,7 @@ void Tcp::rto_expired(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
     return;
   }
   stats_.timeout_retransmits++;
+  LOG_TRACE("TCP flow %u: retransmission timeout, from %u", i.v, c.seq_ack_from_tap.v - c.seq_init_to_tap.v);
   rewind(c, c.seq_ack_from_tap);
   c.dup_acks = 0;
   data_from_sock(i, f, c, now);

@@ -183,7 +183,7 @@ class Tcp final : public TapDropObserver {
 
   // life cycle
   void rewind(TcpConn& c, Seq to) noexcept;
-  void rst_to_tap(core::FlowIdx i, core::Flow& f, TcpConn& c) noexcept;
+  void rst_to_tap(core::FlowIdx i, core::Flow& f, TcpConn& c, const char* why) noexcept;
   void close_conn(core::FlowIdx i, core::Flow& f, TcpConn& c, bool abort) noexcept;
   void check_close(core::FlowIdx i, core::Flow& f, TcpConn& c) noexcept;
   void update_mask(core::FlowIdx i, TcpConn& c) noexcept;

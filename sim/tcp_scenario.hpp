@@ -1,0 +1,45 @@
+// The "tcp" scenario: the real engine (engine::Engine with proto::Tcp)
+// between the reference guest TCP (sim/tcp_guest.hpp) on the SimLink and
+// remote peers behind SimHostNet.
+//
+// Plans (drawn from the seed, both families, started during the safety
+// phase):
+//   guest -> host    echo, sink, source, slow remote reader, resetting
+//                    remote, refused (nothing listens), guest abort (RST
+//                    from the guest), local echo (through map_host_loopback
+//                    to 127.0.0.1 / ::1), slow guest reader;
+//   host -> guest    remote clients through -t forwards (with and without a
+//                    port translation) to a guest echo, a remote source to a
+//                    guest sink, a guest source to a remote sink, and a
+//                    forward to a guest port nobody listens on.
+// Knobs: the guest's window scale / MSS option / buffers, the engine's flow
+// table size (small tables hit the limit: SYN -> RST), frames per peek, tap
+// batch and arena sizes, SO_SNDBUF raising, peer latency (down to the
+// low-RTT bound) and bandwidth, plus every world knob (faults, MTU,
+// TCP_INFO fields).
+//
+// Checkers after every event:
+//   tcp-frames   (a TapPort decorator) every frame the engine sends parses,
+//                fits the MTU and has correct checksums; in every TCP
+//                segment but RSTs the window equals tcp_mirror() of the
+//                connection's state and a fresh TCP_INFO; the ACK number
+//                never goes backwards on a connection and never covers a
+//                byte the host socket did not accept (+1 for the guest's
+//                FIN once the socket was shut down);
+//   tcp-guest    the guest saw no wrong byte, wrong length or ACK of
+//                unsent data;
+//   tcp-engine   flow table and deadline heap invariants;
+// plus the link and socket-model checkers (remote peers verify the bytes
+// they receive, and their lengths).
+// Liveness: every plan reached an outcome it allows (done, or the expected
+// reset / refusal; "refused" too once the flow table was full), and the
+// engine, the guest and the socket model hold no connection.
+#pragma once
+
+#include "sim/scenario.hpp"
+
+namespace passt::sim {
+
+ScenarioEntry tcp_scenario_entry() noexcept;
+
+}  // namespace passt::sim
