@@ -344,6 +344,10 @@ void TcpGuest::maybe_window_update(Conn& c, Instant now) noexcept {
   const u64 edge = c.app_read + cfg_.rcvbuf;
   const u64 could = edge > c.rcv_nxt ? edge - c.rcv_nxt : 0;
   if ((c.last_adv == 0 && (could >> c.rcv_ws) > 0) || could >= c.last_adv + cfg_.rcvbuf / 2) {
+    if (cfg_.wnd_update_drop_ppm != 0 && rng_.chance(cfg_.wnd_update_drop_ppm)) {
+      stats_.window_updates_dropped++;
+      return;  // as if lost: the peer must probe the zero window
+    }
     stats_.window_updates++;
     send_ack(c, now);
   }

@@ -73,8 +73,9 @@ struct TcpGuestConfig {
   Duration rto_max = Duration::seconds(4);
   u32 max_retries = 15;
   Duration linger = Duration::seconds(5);
-  Duration keepalive = Duration::seconds(1);  // idle time before a probe; 0: off
+  Duration keepalive = Duration::seconds(3);  // idle time before a probe; 0: off
   u32 keepalive_probes = 30;                  // unanswered probes before giving up
+  u32 wnd_update_drop_ppm = 0;                // window updates "lost" before sending
   u32 max_conns = 128;
   u32 burst = 64;            // segments per output round
 };
@@ -121,6 +122,7 @@ struct TcpGuestStats {
   u64 probes = 0;
   u64 rst_sent = 0;
   u64 window_updates = 0;
+  u64 window_updates_dropped = 0;
   u64 zero_windows = 0;     // times our window closed
   u64 keepalives = 0;
 };

@@ -305,6 +305,7 @@ void TcpScenario::derive(Prng& rng, Knobs& k) noexcept {
   gcfg_.offer_ws = rng.chance(850000);
   gcfg_.wscale = static_cast<u8>(rng.range(0, 14));
   gcfg_.send_mss = rng.chance(900000);
+  gcfg_.wnd_update_drop_ppm = rng.chance(800000) ? 0 : static_cast<u32>(rng.range(100000, 500000));
   static constexpr u32 kBufs[] = {4096, 16384, 65536, 262144, 1048576};
   gcfg_.rcvbuf = kBufs[rng.below(5)];
   gcfg_.sndbuf = kBufs[rng.below(5)];
@@ -355,6 +356,9 @@ void TcpScenario::derive(Prng& rng, Knobs& k) noexcept {
                                    : rng.duration(Duration::micros(10), Duration::millis(20));
     s.bandwidth = kBw[rng.below(5)];
     if (s.bandwidth < 10000000 && p.bytes > 200000) p.bytes = 200000;
+    // Lost window updates leave the engine's zero-window probe (every 2 s)
+    // to reopen a closed window: keep such transfers short.
+    if (gcfg_.wnd_update_drop_ppm != 0 && p.bytes > 100000) p.bytes = 100000;
     s.rcvbuf = bufs[rng.below(4)];
     s.sndbuf = bufs[rng.below(4)];
     s.mss = k.net.mss;
@@ -468,10 +472,10 @@ void TcpScenario::derive(Prng& rng, Knobs& k) noexcept {
 
 void TcpScenario::print_knobs(std::FILE* out) const noexcept {
   std::fprintf(out,
-               "    guest: ws=%s%u mss_opt=%d rcvbuf=%u sndbuf=%u | engine: flows=%u tap_batch=%u "
+               "    guest: ws=%s%u mss_opt=%d rcvbuf=%u sndbuf=%u wnd_update_drop=%s | engine: flows=%u tap_batch=%u "
                "arena=%zu peek_frames=%u batch_segs=%u batch_flows=%u set_bufs=%d delta=%u map_guest=%d\n",
                gcfg_.offer_ws ? "" : "off/", gcfg_.wscale, gcfg_.send_mss ? 1 : 0, gcfg_.rcvbuf,
-               gcfg_.sndbuf, sizing_.flows, sizing_.tap_batch_frames, sizing_.tap_arena,
+               gcfg_.sndbuf, fmt_ppm(gcfg_.wnd_update_drop_ppm).buf, sizing_.flows, sizing_.tap_batch_frames, sizing_.tap_arena,
                topt_.frames_per_peek, topt_.max_batch_segs, topt_.max_batch_flows, topt_.set_bufs ? 1 : 0,
                delta_, map_guest_ ? 1 : 0);
   for (u32 i = 0; i < nplans_; i++) {
@@ -720,14 +724,16 @@ void TcpScenario::print_stats(std::FILE* out) noexcept {
   const TcpGuestStats& g = guest_->stats();
   std::fprintf(out,
                "  tcp guest: in=%llu bad=%llu out=%llu link_refused=%llu ooo=%llu dupacks=%llu fast_rtx=%llu "
-               "timeouts=%llu probes=%llu rst=%llu wnd_updates=%llu zero_windows=%llu | checked windows=%llu "
-               "acks=%llu\n",
+               "timeouts=%llu probes=%llu rst=%llu wnd_updates=%llu (dropped %llu) zero_windows=%llu keepalives=%llu "
+               "| checked windows=%llu acks=%llu\n",
                static_cast<unsigned long long>(g.frames_in), static_cast<unsigned long long>(g.frames_bad),
                static_cast<unsigned long long>(g.frames_out), static_cast<unsigned long long>(g.refused_by_link),
                static_cast<unsigned long long>(g.segs_ooo), static_cast<unsigned long long>(g.dup_acks_in),
                static_cast<unsigned long long>(g.fast_retransmits), static_cast<unsigned long long>(g.timeouts),
                static_cast<unsigned long long>(g.probes), static_cast<unsigned long long>(g.rst_sent),
-               static_cast<unsigned long long>(g.window_updates), static_cast<unsigned long long>(g.zero_windows),
+               static_cast<unsigned long long>(g.window_updates),
+               static_cast<unsigned long long>(g.window_updates_dropped),
+               static_cast<unsigned long long>(g.zero_windows), static_cast<unsigned long long>(g.keepalives),
                static_cast<unsigned long long>(tap_->checked_windows()),
                static_cast<unsigned long long>(tap_->checked_acks()));
 }

@@ -105,7 +105,7 @@ static_assert(sizeof(TcpConn) <= 112, "TcpConn must fit the flow payload");
 
 // The mirroring inputs for this connection, given a TCP_INFO snapshot (or
 // nullptr if tcp_info() failed).  `syn`: for a SYN or SYN+ACK, whose window
-// is never scaled (RFC 7323).  Shared by the handler and the simulator's
+// is never scaled (RFC 7323) and which always precedes ESTABLISHED.  Shared by the handler and the simulator's
 // checker, so both ask the same question.
 inline MirrorIn tcp_mirror_input(const TcpConn& c, const ports::TcpInfo* info, bool syn,
                                  bool force_seq) noexcept {
@@ -118,7 +118,7 @@ inline MirrorIn tcp_mirror_input(const TcpConn& c, const ports::TcpInfo* info, b
   in.sndbuf = c.sndbuf;
   in.local = c.flag(tcp_flag_conn::local) || c.flag(tcp_flag_conn::low_rtt);
   in.closing = c.closing();
-  in.established = c.has(tcp_ev::established);
+  in.established = !syn && c.has(tcp_ev::established);
   in.force_seq = force_seq;
   in.ws_to_tap = syn ? 0 : c.ws_to_tap;
   return in;
