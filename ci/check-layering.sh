@@ -29,6 +29,11 @@ for layer in util wire ports core proto engine linux app; do
   while IFS= read -r line; do
     file=${line%%:*}
     inc=$(sed -E 's/.*#include "([^/"]+)\/.*/\1/' <<<"$line")
+    # Unit tests of proto and engine may drive the code with the simulator
+    # (CMake links passt_sim into unit_proto and unit_engine for that).
+    case $file:$inc in
+      proto/test/*:sim|engine/test/*:sim) continue ;;
+    esac
     case $ok in
       *" $inc "*) ;;
       *) echo "layering: $line  ($layer may not include $inc/)"; fail=1 ;;

@@ -254,10 +254,13 @@ class EngineChecker final : public Checker {
 
 // --- the scenario -------------------------------------------------------------------
 
+TcpCoverage g_coverage;
+
 class TcpScenario final : public Scenario, public Actor {
  public:
   ~TcpScenario() override {
     if (log_) set_log_sink(nullptr);
+    if (engine_) add_coverage();
   }
   const char* name() const noexcept override { return "tcp"; }
   void derive(Prng& rng, Knobs& k) noexcept override;
@@ -271,6 +274,7 @@ class TcpScenario final : public Scenario, public Actor {
 
  private:
   bool plan_done(const Plan& p, u32 i) const noexcept;
+  void add_coverage() const noexcept;
   u64 expected_peers_done() const noexcept;
   bool peers_reported_ = false;
 
@@ -738,9 +742,38 @@ void TcpScenario::print_stats(std::FILE* out) noexcept {
                static_cast<unsigned long long>(tap_->checked_acks()));
 }
 
+void TcpScenario::add_coverage() const noexcept {
+  const proto::TcpStats& s = engine_->tcp().stats();
+  TcpCoverage& c = g_coverage;
+  c.runs++;
+  c.fast_retransmits += s.fast_retransmits;
+  c.timeout_retransmits += s.timeout_retransmits;
+  c.syn_retransmits += s.syn_retransmits;
+  c.zero_window_probes += s.zero_window_probes;
+  c.keepalive_acks += s.keepalive_acks;
+  c.tap_rewinds += s.tap_rewinds;
+  c.partial_writes += s.partial_writes;
+  c.ooo_dropped += s.ooo_dropped;
+  c.dup_acks_sent += s.dup_acks_sent;
+  c.ack_lagging += s.ack_lagging;
+  c.table_full += s.table_full;
+  c.connect_failed += s.connect_failed;
+  c.rst_from_tap += s.rst_from_tap;
+  c.rst_to_tap += s.rst_to_tap;
+  c.rst_stateless += s.rst_stateless;
+  c.conns_from_sock += s.conns_from_sock;
+  c.conns_from_tap += s.conns_from_tap;
+  c.windows_checked += tap_->checked_windows();
+  c.acks_checked += tap_->checked_acks();
+  c.guest_zero_windows += guest_->stats().zero_windows;
+}
+
 std::unique_ptr<Scenario> make_tcp() { return std::make_unique<TcpScenario>(); }
 
 }  // namespace
+
+const TcpCoverage& tcp_coverage() noexcept { return g_coverage; }
+void tcp_coverage_reset() noexcept { g_coverage = TcpCoverage{}; }
 
 ScenarioEntry tcp_scenario_entry() noexcept {
   return {"tcp", "the real engine's TCP translation between a reference guest TCP and remote peers",

@@ -42,4 +42,32 @@ namespace passt::sim {
 
 ScenarioEntry tcp_scenario_entry() noexcept;
 
+// Coverage marks: how often the runs so far took the paths a swarm must
+// reach (tests assert each is hit; `sim --verbose` prints them per seed).
+struct TcpCoverage {
+  u64 runs = 0;
+  u64 fast_retransmits = 0;
+  u64 timeout_retransmits = 0;
+  u64 syn_retransmits = 0;
+  u64 zero_window_probes = 0;
+  u64 keepalive_acks = 0;
+  u64 tap_rewinds = 0;
+  u64 partial_writes = 0;
+  u64 ooo_dropped = 0;
+  u64 dup_acks_sent = 0;
+  u64 ack_lagging = 0;
+  u64 table_full = 0;
+  u64 connect_failed = 0;
+  u64 rst_from_tap = 0;
+  u64 rst_to_tap = 0;
+  u64 rst_stateless = 0;
+  u64 conns_from_sock = 0;
+  u64 conns_from_tap = 0;
+  u64 windows_checked = 0;
+  u64 acks_checked = 0;
+  u64 guest_zero_windows = 0;
+};
+const TcpCoverage& tcp_coverage() noexcept;
+void tcp_coverage_reset() noexcept;
+
 }  // namespace passt::sim

@@ -1,0 +1,521 @@
+// The engine's TCP translation, scripted segment by segment against the
+// simulator's socket model (src/engine/test/tcp_rig.hpp).
+#include <gtest/gtest.h>
+
+#include "engine/test/tcp_rig.hpp"
+#include "proto/tcp.hpp"
+
+namespace passt::engine::test {
+namespace {
+
+using sim::PeerKind;
+using sim::PeerSpec;
+
+const Ep kRemote{InAny::from(Ipv4Addr::of(203, 0, 113, 5)), 80};
+const Ep kGuest{InAny::from(kGuest4), 40000};
+
+PeerSpec peer(PeerKind k, u64 bytes = 0) {
+  PeerSpec p;
+  p.kind = k;
+  p.latency = Duration::millis(1);
+  p.bytes = bytes;
+  return p;
+}
+
+struct Conn {
+  Seq isn;       // the engine's
+  Seq gsn{1000};  // ours: next sequence number to send
+  Seq ack;       // next byte expected from the engine
+};
+
+// SYN -> connect -> SYN+ACK -> ACK: returns the established connection.
+Conn handshake(TcpRig& r, const Ep& g = kGuest, const Ep& to = kRemote, u16 mss = 1460, u8 ws = 0,
+               u16 window = 65535) {
+  Conn c;
+  r.inject(guest_seg(g, to, tf::syn, Seq{999}, Seq{0}, 65535, {}, mss, ws));
+  r.run(Duration::millis(5));
+  auto segs = r.take();
+  EXPECT_EQ(segs.size(), 1u);
+  if (segs.empty()) return c;
+  EXPECT_EQ(segs[0].flags, tf::syn | tf::ack);
+  c.isn = segs[0].seq;
+  c.ack = c.isn + 1;
+  r.inject(guest_seg(g, to, tf::ack, c.gsn, c.ack, window));
+  return c;
+}
+
+TEST(EngineTcp, GuestSynBecomesConnectAndSynAck) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
+  r.inject(guest_seg(kGuest, kRemote, tf::syn, Seq{999}, Seq{0}, 29200, {}, 1460, 7));
+  EXPECT_TRUE(r.take().empty()) << "no SYN+ACK before connect() completes";
+  EXPECT_EQ(r.eng().flows().active_count(), 1u);
+  r.run(Duration::millis(5));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].flags, tf::syn | tf::ack);
+  EXPECT_EQ(s[0].ack, Seq{1000});
+  EXPECT_EQ(s[0].src, kRemote.addr);
+  EXPECT_EQ(s[0].sport, 80);
+  EXPECT_EQ(s[0].dport, 40000);
+  EXPECT_EQ(s[0].mss, 61440) << "MTU 65520: page-rounded";
+  EXPECT_EQ(s[0].ws, 7) << "min(8, the peer's scale)";
+  EXPECT_EQ(s[0].window, 65535) << "unscaled in a SYN";
+  EXPECT_EQ(r.stats().conns_from_tap, 1u);
+}
+
+TEST(EngineTcp, SynAckHasNoWindowScaleUnlessTheGuestOffered) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
+  r.inject(guest_seg(kGuest, kRemote, tf::syn, Seq{999}, Seq{0}, 29200, {}, 1460));
+  r.run(Duration::millis(5));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_FALSE(s[0].ws.has_value());
+}
+
+TEST(EngineTcp, RefusedConnectIsRstWithAck) {
+  TcpRig r;
+  r.inject(guest_seg(kGuest, Ep{InAny::from(Ipv4Addr::of(203, 0, 113, 9)), 81}, tf::syn, Seq{999},
+                     Seq{0}, 29200, {}, 1460));
+  r.run(Duration::millis(10));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  // The guest kernel ignores a RST without ACK in SYN-SENT.
+  EXPECT_EQ(s[0].flags, tf::rst | tf::ack);
+  EXPECT_EQ(s[0].ack, Seq{1000});
+  EXPECT_EQ(r.eng().flows().active_count(), 0u);
+  EXPECT_EQ(r.stats().connect_failed, 1u);
+}
+
+TEST(EngineTcp, FlowTableFullResetsTheSyn) {
+  TcpRig r(rig_net(), {}, 1);
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
+  r.inject(guest_seg(kGuest, kRemote, tf::syn, Seq{999}, Seq{0}, 29200, {}, 1460));
+  r.inject(guest_seg(Ep{kGuest.addr, 40001}, kRemote, tf::syn, Seq{5}, Seq{0}, 29200, {}, 1460));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].flags, tf::rst | tf::ack);
+  EXPECT_EQ(s[0].dport, 40001);
+  EXPECT_EQ(s[0].ack, Seq{6});
+  EXPECT_EQ(r.stats().table_full, 1u);
+}
+
+TEST(EngineTcp, BadChecksumIsDropped) {
+  TcpRig r;
+  r.inject(guest_seg(kGuest, kRemote, tf::syn, Seq{999}, Seq{0}, 29200, {}, 1460, {}, true));
+  EXPECT_EQ(r.eng().flows().active_count(), 0u);
+  EXPECT_EQ(r.eng().stats().frames_bad_csum, 1u);
+}
+
+TEST(EngineTcp, SegmentOfNoConnectionGetsRst) {
+  TcpRig r;
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, Seq{50}, Seq{777}, 100));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].flags, tf::rst);
+  EXPECT_EQ(s[0].seq, Seq{777});
+  r.inject(guest_seg(kGuest, kRemote, tf::rst, Seq{50}, Seq{0}, 0));
+  EXPECT_TRUE(r.take().empty()) << "never answer a RST";
+}
+
+TEST(EngineTcp, EchoBothWaysWithEndToEndAck) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
+  Conn c = handshake(r);
+  const auto hello = bytes_of("hello, world");
+  r.inject(guest_seg(kGuest, kRemote, tf::ack | tf::psh, c.gsn, c.ack, 65535, hello));
+  c.gsn += static_cast<u32>(hello.size());
+  // Nothing acknowledged by the far end yet: the ACK lags (bytes_acked).
+  for (const Seg& s : r.take()) EXPECT_EQ(s.ack, Seq{1000});
+  r.run(Duration::millis(30));
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  bool got = false;
+  for (const Seg& x : s) {
+    if (!x.payload.empty()) {
+      EXPECT_EQ(x.payload, hello);
+      EXPECT_EQ(x.seq, c.isn + 1);
+      EXPECT_TRUE(x.has(tf::psh));
+      got = true;
+    }
+  }
+  EXPECT_TRUE(got);
+  EXPECT_EQ(s.back().ack, c.gsn) << "the far end acknowledged everything";
+  EXPECT_GT(r.stats().ack_lagging, 0u);
+}
+
+TEST(EngineTcp, OutOfOrderDataIsDroppedWithDuplicateAcks) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::sink)));
+  Conn c = handshake(r);
+  r.take();
+  const std::vector<u8> data(100, 'x');
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn + 100, c.ack, 65535, data));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 4u) << "one ACK and three duplicates";
+  for (const Seg& x : s) {
+    EXPECT_EQ(x.ack, c.gsn);
+    EXPECT_TRUE(x.payload.empty());
+  }
+  EXPECT_EQ(r.net().bytes_written(ports::Sock{}), 0u);
+  // The same gap again: no new burst (rate-limited per sequence number).
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn + 200, c.ack, 65535, data));
+  EXPECT_LE(r.take().size(), 1u);
+  EXPECT_EQ(r.stats().ooo_dropped, 2u);
+}
+
+TEST(EngineTcp, InOrderSegmentsOfABatchAreWrittenOnce) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::sink)));
+  Conn c = handshake(r);
+  const std::vector<u8> a(100, 'a');
+  const std::vector<u8> b(50, 'b');
+  // Reordered within the batch: still all in order once sorted out.
+  r.inject_batch({guest_seg(kGuest, kRemote, tf::ack, c.gsn + 100, c.ack, 65535, b),
+                  guest_seg(kGuest, kRemote, tf::ack, c.gsn, c.ack, 65535, a)});
+  EXPECT_EQ(r.stats().bytes_from_tap, 150u);
+  EXPECT_EQ(r.stats().ooo_dropped, 0u);
+  r.run(Duration::millis(20));
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s.back().ack, c.gsn + 150);
+}
+
+TEST(EngineTcp, GuestFinShutsDownThenRemoteFinClosesTheFlow) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
+  Conn c = handshake(r);
+  r.inject(guest_seg(kGuest, kRemote, tf::ack | tf::fin, c.gsn, c.ack, 65535));
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s.back().ack, c.gsn + 1) << "the FIN is acknowledged";
+  EXPECT_EQ(r.stats().fin_from_tap, 1u);
+  r.run(Duration::millis(10));  // the echo peer closes after our FIN
+  s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_TRUE(s.back().has(tf::fin));
+  EXPECT_EQ(s.back().seq, c.isn + 1);
+  EXPECT_EQ(r.eng().flows().active_count(), 1u);
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn + 1, c.isn + 2, 65535));
+  EXPECT_EQ(r.eng().flows().active_count(), 0u) << "both FINs acknowledged: released";
+  r.run(Duration::millis(10));
+  EXPECT_EQ(r.net().live_conns(), 0u);
+}
+
+TEST(EngineTcp, RemoteSourceThenFin) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0},
+                                      peer(PeerKind::source, 3000)));
+  Conn c = handshake(r, kGuest, kRemote, 1000);
+  r.run(Duration::millis(10));
+  auto s = r.take();
+  u32 bytes = 0;
+  bool fin = false;
+  for (const Seg& x : s) {
+    EXPECT_LE(x.payload.size(), 1000u) << "the guest's MSS";
+    bytes += static_cast<u32>(x.payload.size());
+    fin |= x.has(tf::fin);
+  }
+  EXPECT_EQ(bytes, 3000u);
+  EXPECT_TRUE(fin);
+  EXPECT_EQ(s.back().seq, c.isn + 1 + 3000);
+  r.inject(guest_seg(kGuest, kRemote, tf::ack | tf::fin, c.gsn, c.isn + 3002, 65535));
+  EXPECT_EQ(r.eng().flows().active_count(), 0u);
+}
+
+TEST(EngineTcp, DuplicateAcksTriggerFastRetransmit) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0},
+                                      peer(PeerKind::source, 3000)));
+  Conn c = handshake(r, kGuest, kRemote, 1000);
+  r.run(Duration::millis(10));
+  r.take();
+  // The guest lost the first segment: it acknowledges the SYN only, thrice.
+  for (int k = 0; k < 3; k++) r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn, c.isn + 1, 65535));
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s[0].seq, c.isn + 1);
+  EXPECT_EQ(s[0].payload.size(), 1000u);
+  EXPECT_EQ(r.stats().fast_retransmits, 1u);
+}
+
+TEST(EngineTcp, TimeoutRetransmitsThenResetsAfterTheLimit) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0},
+                                      peer(PeerKind::source, 1000)));
+  Conn c = handshake(r);
+  r.run(Duration::millis(10));
+  r.take();
+  r.run(Duration::millis(2100));
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s[0].seq, c.isn + 1) << "retransmitted from the last ACK";
+  EXPECT_EQ(s[0].payload.size(), 1000u);
+  r.run(Duration::seconds(15));
+  s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_TRUE(s.back().has(tf::rst));
+  EXPECT_EQ(r.stats().retrans_limit, 1u);
+  EXPECT_EQ(r.stats().timeout_retransmits, proto::kTcpMaxRetrans);
+  EXPECT_EQ(r.eng().flows().active_count(), 0u);
+}
+
+TEST(EngineTcp, ZeroWindowIsProbed) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0},
+                                      peer(PeerKind::source, 1000)));
+  Conn c = handshake(r, kGuest, kRemote, 1460, 0, 0);
+  r.run(Duration::millis(10));
+  for (const Seg& x : r.take()) EXPECT_TRUE(x.payload.empty()) << "the guest's window is closed";
+  for (int k = 0; k < 10; k++) {
+    r.run(Duration::millis(2010));
+    auto s = r.take();
+    ASSERT_FALSE(s.empty());
+    EXPECT_EQ(s.back().seq, c.isn) << "a probe: an old sequence number";
+    EXPECT_TRUE(s.back().payload.empty());
+    r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn, c.isn + 1, 0));  // still closed
+  }
+  EXPECT_EQ(r.eng().flows().active_count(), 1u) << "an answering guest is never reset";
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn, c.isn + 1, 4096));  // opens
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s[0].payload.size(), 1000u);
+  EXPECT_EQ(s[0].seq, c.isn + 1);
+  EXPECT_GE(r.stats().zero_window_probes, 10u);
+}
+
+TEST(EngineTcp, KeepAliveIsAnswered) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::sink)));
+  Conn c = handshake(r);
+  r.take();
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn - 1, c.ack, 65535));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].ack, c.gsn);
+  EXPECT_EQ(r.stats().keepalive_acks, 1u);
+}
+
+TEST(EngineTcp, GuestRstResetsTheSocket) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
+  Conn c = handshake(r);
+  r.run(Duration::millis(5));
+  EXPECT_EQ(r.net().live_conns(), 1u);
+  r.inject(guest_seg(kGuest, kRemote, tf::rst, c.gsn, Seq{0}, 0));
+  EXPECT_EQ(r.eng().flows().active_count(), 0u);
+  r.run(Duration::millis(5));
+  EXPECT_EQ(r.net().live_conns(), 0u) << "the far end got a RST";
+  EXPECT_EQ(r.stats().rst_from_tap, 1u);
+}
+
+TEST(EngineTcp, RemoteResetIsRstToTheGuest) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0},
+                                      peer(PeerKind::resetter, 10)));
+  Conn c = handshake(r);
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn, c.ack, 65535, std::vector<u8>(20, 'z')));
+  r.run(Duration::millis(10));
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s.back().flags, tf::rst | tf::ack);
+  EXPECT_EQ(r.eng().flows().active_count(), 0u);
+}
+
+TEST(EngineTcp, TapRefusalRewindsAndResends) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0},
+                                      peer(PeerKind::source, 5000)));
+  r.inject(guest_seg(kGuest, kRemote, tf::syn, Seq{999}, Seq{0}, 65535, {}, 1000));
+  r.run(Duration::millis(5));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  const Seq isn = s[0].seq;
+  r.tap.limit = 2;  // the tap takes two frames per batch
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, Seq{1000}, isn + 1, 65535));
+  s = r.take();
+  ASSERT_GE(s.size(), 2u);
+  EXPECT_EQ(s[0].seq, isn + 1);
+  EXPECT_EQ(s[1].seq, isn + 1001);
+  EXPECT_GT(r.stats().tap_rewinds, 0u);
+  r.tap.limit = ~std::size_t{0};
+  r.run(Duration::millis(5));
+  s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s[0].seq, isn + 2001) << "resumed at the first frame the tap did not take";
+}
+
+TEST(EngineTcp, MapHostLoopbackReachesTheHostLoopbackAsLocal) {
+  TcpRig r;
+  const Ep lo{InAny::from(Ipv4Addr::loopback()), 8080};
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {lo.addr, 8080, 0}, peer(PeerKind::sink)));
+  const Ep gw{InAny::from(kGw4), 8080};
+  Conn c = handshake(r, kGuest, gw);
+  const std::vector<u8> d(10, 'q');
+  r.inject(guest_seg(kGuest, gw, tf::ack, c.gsn, c.ack, 65535, d));
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s.back().ack, c.gsn + 10) << "local: everything the socket took, at once";
+  EXPECT_EQ(s.back().src, gw.addr);
+}
+
+TEST(EngineTcp, Ipv6Connection) {
+  TcpRig r;
+  const Ep remote6{InAny::from(Ipv6Addr{{0x20, 0x01, 0x0d, 0xb8, 0, 0x71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5}}), 443};
+  const Ep guest6{InAny::from(kGuest6), 40000};
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {remote6.addr, 443, 0}, peer(PeerKind::echo)));
+  r.inject(guest_seg(guest6, remote6, tf::syn, Seq{1}, Seq{0}, 65535, {}, 1440, 3));
+  r.run(Duration::millis(5));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_TRUE(s[0].v6);
+  EXPECT_EQ(s[0].mss, 61440);
+  EXPECT_NE(s[0].flow_label, 0u) << "the socket";
+}
+
+TEST(EngineTcp, InboundConnectionBecomesSynToTheGuest) {
+  core::Config cfg;
+  cfg.fwd_in.tcp.mode = core::FwdMode::spec;
+  core::PortBindRule rule;
+  rule.spec = "8080:80";
+  rule.ports.push_back({8080, 8080});
+  cfg.fwd_in.tcp.rules.push_back(rule);
+  cfg.fwd_in.tcp.forwarded.set(8080);
+  cfg.fwd_in.tcp.set_delta(8080, static_cast<u16>(80 - 8080));
+  TcpRig r(rig_net(), cfg);
+  ASSERT_TRUE(r.listen_status);
+  EXPECT_EQ(r.eng().tcp().listener_count(), 1u) << "one dual-stack socket";
+  PeerSpec client = peer(PeerKind::client, 10);
+  client.stream = 5;
+  client.verify = true;
+  client.expect_stream = 5;
+  client.expect_bytes = 10;
+  const ports::SockAddr from{InAny::from(Ipv4Addr::of(203, 0, 113, 7)), 5555, 0};
+  ASSERT_TRUE(r.net().connect_remote(ports::Netns::host, from, {InAny::from(kGuest4), 8080, 0}, client));
+  r.run(Duration::millis(5));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].flags, tf::syn);
+  EXPECT_EQ(s[0].dst, InAny::from(kGuest4));
+  EXPECT_EQ(s[0].dport, 80);
+  EXPECT_EQ(s[0].src, from.addr);
+  EXPECT_EQ(s[0].sport, 5555);
+  EXPECT_EQ(s[0].mss, 61440);
+  EXPECT_TRUE(s[0].ws.has_value());
+  EXPECT_GE(s[0].window, proto::kWindowDefault);
+  const Ep g{InAny::from(kGuest4), 80};
+  const Ep rem{from.addr, 5555};
+  const Seq isn = s[0].seq;
+  r.inject(guest_seg(g, rem, tf::syn | tf::ack, Seq{7000}, isn + 1, 65535, {}, 1460, 2));
+  r.run(Duration::millis(5));
+  s = r.take();
+  ASSERT_GE(s.size(), 2u);
+  EXPECT_EQ(s[0].flags, tf::ack);
+  EXPECT_EQ(s[0].ack, Seq{7001});
+  u32 bytes = 0;
+  for (const Seg& x : s) bytes += static_cast<u32>(x.payload.size());
+  EXPECT_EQ(bytes, 10u);
+  EXPECT_EQ(r.stats().conns_from_sock, 1u);
+}
+
+TEST(EngineTcp, InboundHandshakeTimesOut) {
+  core::Config cfg;
+  cfg.fwd_in.tcp.mode = core::FwdMode::spec;
+  core::PortBindRule rule;
+  rule.ports.push_back({8080, 8080});
+  cfg.fwd_in.tcp.rules.push_back(rule);
+  TcpRig r(rig_net(), cfg);
+  const ports::SockAddr from{InAny::from(Ipv4Addr::of(203, 0, 113, 7)), 5555, 0};
+  ASSERT_TRUE(r.net().connect_remote(ports::Netns::host, from, {InAny::from(kGuest4), 8080, 0},
+                                     peer(PeerKind::client, 10)));
+  r.run(Duration::millis(5));
+  ASSERT_EQ(r.take().size(), 1u);
+  r.run(Duration::seconds(9));
+  auto s = r.take();
+  EXPECT_EQ(s.size(), 4u) << "SYN retransmitted every 2 s";
+  for (const Seg& x : s) EXPECT_EQ(x.flags, tf::syn);
+  r.run(Duration::seconds(2));
+  s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_TRUE(s[0].has(tf::rst));
+  EXPECT_EQ(r.stats().handshake_timeouts, 1u);
+  r.run(Duration::millis(10));
+  EXPECT_EQ(r.net().live_conns(), 0u);
+}
+
+TEST(EngineTcp, InboundFromLoopbackAppearsFromTheGateway) {
+  core::Config cfg;
+  cfg.fwd_in.tcp.mode = core::FwdMode::spec;
+  core::PortBindRule rule;
+  rule.ports.push_back({8080, 8080});
+  cfg.fwd_in.tcp.rules.push_back(rule);
+  TcpRig r(rig_net(), cfg);
+  const ports::SockAddr from{InAny::from(Ipv4Addr::loopback()), 5555, 0};
+  ASSERT_TRUE(r.net().connect_remote(ports::Netns::host, from, {InAny::from(Ipv4Addr::loopback()), 8080, 0},
+                                     peer(PeerKind::client, 10)));
+  r.run(Duration::millis(5));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].src, InAny::from(kGw4)) << "map_host_loopback";
+  // The guest refuses: the far end sees a reset.
+  r.inject(guest_seg(Ep{InAny::from(kGuest4), 8080}, Ep{InAny::from(kGw4), 5555}, tf::rst | tf::ack,
+                     Seq{0}, s[0].seq + 1, 0));
+  EXPECT_EQ(r.eng().flows().active_count(), 0u);
+  r.run(Duration::millis(5));
+  EXPECT_EQ(r.net().live_conns(), 0u);
+}
+
+TEST(EngineTcp, StrictListenerFailureIsAnError) {
+  core::Config cfg;
+  cfg.fwd_in.tcp.mode = core::FwdMode::spec;
+  core::PortBindRule rule;
+  rule.spec = "22";
+  rule.ports.push_back({22, 22});
+  cfg.fwd_in.tcp.rules.push_back(rule);
+  cfg.fwd_in.tcp.rules.push_back(rule);  // the same port twice: the second bind fails
+  TcpRig r(rig_net(), cfg);
+  EXPECT_FALSE(r.listen_status);
+  EXPECT_EQ(r.listen_status.err(), Err::addr_in_use);
+}
+
+TEST(EngineTcp, WeakListenerFailuresAreTolerated) {
+  core::Config cfg;
+  cfg.fwd_in.tcp.mode = core::FwdMode::all;
+  core::PortBindRule taken;
+  taken.ports.push_back({22, 22});
+  core::PortBindRule all;
+  all.weak = true;
+  all.ports.push_back({20, 24});
+  cfg.fwd_in.tcp.rules.push_back(taken);
+  cfg.fwd_in.tcp.rules.push_back(all);
+  TcpRig r(rig_net(), cfg);
+  EXPECT_TRUE(r.listen_status);
+  EXPECT_EQ(r.eng().tcp().listener_count(), 5u);
+}
+
+TEST(EngineTcp, IsnDependsOnTupleAndTime) {
+  TcpRig r;
+  const core::FlowSide a{InAny::from(Ipv4Addr::of(1, 2, 3, 4)), InAny::from(kGuest4), 80, 40000};
+  core::FlowSide b = a;
+  b.eport = 40001;
+  const Instant t0 = Instant::from_nanos(1000000000);
+  EXPECT_NE(r.eng().tcp().isn(a, t0), r.eng().tcp().isn(b, t0));
+  EXPECT_EQ(r.eng().tcp().isn(a, t0 + Duration::nanos(32 * 1000)).v - r.eng().tcp().isn(a, t0).v, 1000u);
+}
+
+TEST(EngineTcp, MssFromMtu) {
+  for (auto [mtu, v4, v6] : {std::tuple<u16, u16, u16>{1500, 1460, 1440},
+                             {9000, 8192, 8192},
+                             {65520, 61440, 61440},
+                             {576, 536, 516}}) {
+    core::NetInfo n = rig_net();
+    n.mtu = mtu;
+    TcpRig r(n);
+    EXPECT_EQ(r.eng().tcp().our_mss(false), v4) << mtu;
+    EXPECT_EQ(r.eng().tcp().our_mss(true), v6) << mtu;
+  }
+}
+
+}  // namespace
+}  // namespace passt::engine::test
