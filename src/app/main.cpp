@@ -351,7 +351,12 @@ int run(Runtime& rt, int, char**) {
     pcap_tap.emplace(*tap, pcap);
     tap = &*pcap_tap;
   }
-  engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, engine::Sizing{});
+  proto::TcpOptions tcp_opt;
+  tcp_opt.frames_per_peek = pasta ? 1 : 128;  // upstream: one frame per peek in pasta
+  engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, engine::Sizing{}, tcp_opt);
+  // -t listeners: before daemonising, so that a bind failure is reported
+  // and fails the launch (the message is logged by the engine).
+  if (auto s = eng.open_listeners(); !s) return 1;
   ports::EventSink* sink = &eng;
   std::optional<os::PcapEventSink> pcap_sink;
   if (pcap.active()) {
