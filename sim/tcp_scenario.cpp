@@ -335,6 +335,7 @@ void TcpScenario::derive(Prng& rng, Knobs& k) noexcept {
   static constexpr u32 kGroups[] = {2, 16, 128};
   topt_.max_batch_flows = kGroups[rng.below(3)];
   topt_.set_bufs = rng.chance(500000);
+  topt_.probe_local = false;  // SimHostNet binds to any address
   delta_ = rng.chance(500000) ? 0 : 1000;
   map_guest_ = rng.chance(300000);
 

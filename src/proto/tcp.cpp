@@ -551,9 +551,14 @@ void Tcp::rewind(TcpConn& c, Seq to) noexcept {
 
 void Tcp::rst_to_tap(FlowIdx i, Flow& f, TcpConn& c, const char* why) noexcept {
   LOG_DEBUG("TCP flow %u: RST to the guest: %s", i.v, why);
-  // In SYN-SENT the guest only accepts a RST that acknowledges its SYN.
-  const Seq seq = c.has(ce::tap_syn_rcvd) ? Seq{0} : c.seq_to_tap;
-  (void)emit_segment(f, c, seq, c.seq_from_tap, tf::rst | tf::ack, 0, false, 0);
+  if (c.has(ce::sock_accepted)) {
+    // The guest's ISN is unknown: a bare RST at the sequence it expects.
+    (void)emit_segment(f, c, c.seq_init_to_tap + 1, Seq{}, tf::rst, 0, false, 0);
+  } else {
+    // In SYN-SENT the guest only accepts a RST that acknowledges its SYN.
+    const Seq seq = c.has(ce::tap_syn_rcvd) ? Seq{0} : c.seq_to_tap;
+    (void)emit_segment(f, c, seq, c.seq_from_tap, tf::rst | tf::ack, 0, false, 0);
+  }
   stats_.rst_to_tap++;
   close_conn(i, f, c, true);
 }
@@ -743,6 +748,14 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
     stats_.connect_failed++;
     send_rst_reply(fr);
   };
+  bool local = is_local(target);
+  if (!local && opt_.probe_local) {
+    if (auto p = host_.socket(ports::Netns::host, fam, ports::SockType::tcp); p) {
+      const Status b = host_.bind(*p, SockAddr{target, 0, 0});
+      local = b.ok() || b.err() == Err::addr_in_use;
+      host_.close(*p);
+    }
+  }
   auto s = host_.socket(ports::Netns::host, fam, ports::SockType::tcp);
   if (!s) return fail(Sock{});
   if (opt_.set_bufs) {
@@ -763,8 +776,8 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
     LOG_DEBUG("TCP: connect to port %u: %s", fr.dst_port, err_name(st.err()));
     return fail(*s);
   }
-  auto local = host_.local_addr(*s);
-  const SockAddr la = local ? *local : SockAddr{};
+  auto bound = host_.local_addr(*s);
+  const SockAddr la = bound ? *bound : SockAddr{};
   flows_.set_tgt(i, Pif::host, FlowSide{la.addr, target, la.port, fr.dst_port});
   TcpConn& c = flows_.set_type<TcpConn>(i, core::FlowType::tcp);
   flows_.activate(i);
@@ -788,7 +801,7 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
   c.seq_to_tap = c.seq_init_to_tap;
   c.seq_ack_from_tap = c.seq_init_to_tap;
   c.seq_max_to_tap = c.seq_init_to_tap;
-  if (is_local(target)) c.flags |= cf::local;
+  if (local) c.flags |= cf::local;
   if (low_rtt_lookup(target)) c.flags |= cf::low_rtt;
   stats_.conns_from_tap++;
   LOG_DEBUG("TCP flow %u: guest port %u connects to %s:%u", i.v, fr.src_port, to_text(target).c_str(),
@@ -807,8 +820,12 @@ void Tcp::connect_done(FlowIdx i, Flow& f, TcpConn& c, u32 events, Instant now) 
     return;
   }
   c.sndbuf = static_cast<u32>(host_.get_opt(c.sock, ports::SockOpt::sndbuf).value_or(0));
-  if (auto ti = host_.tcp_info(c.sock); ti && c.flag(cf::ws_ok))
-    c.ws_to_tap = ti->snd_wscale < kMaxWs ? ti->snd_wscale : kMaxWs;
+  if (auto ti = host_.tcp_info(c.sock); ti) {
+    if (c.flag(cf::ws_ok)) c.ws_to_tap = ti->snd_wscale < kMaxWs ? ti->snd_wscale : kMaxWs;
+    low_rtt_note(f, c, *ti);
+    LOG_DEBUG("TCP flow %u: connected; SO_SNDBUF %u, min RTT %u us%s%s", i.v, c.sndbuf, ti->min_rtt_us,
+              c.flag(cf::local) ? ", local" : "", c.flag(cf::low_rtt) ? ", low RTT" : "");
+  }
   c.events = static_cast<u16>((c.events & ~ce::kStateBits) | ce::tap_syn_ack_sent);
   if (!send_flags(i, f, c, tf::syn | tf::ack, now)) {
     // Not even a frame buffer: the retransmission timer sends it later.
@@ -1041,7 +1058,10 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
       const Seq end = s.seq + len;
       if (seq_gt(s.seq, expected)) continue;  // not yet (or a gap)
       s.used = true;
-      if (input_closed) continue;
+      if (input_closed) {
+        force_ack = true;  // e.g. its FIN again: our ACK of it was lost
+        continue;
+      }
       if (seq_gt(end, expected)) {
         const u32 off = static_cast<u32>(expected.diff(s.seq));
         wiov_[nw++] = s.payload.subspan(off);

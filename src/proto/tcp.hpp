@@ -75,6 +75,11 @@ struct TcpOptions {
   u32 max_batch_flows = 128;   // flows per tap batch (passt's TAP_SEQS)
   u32 accepts_per_event = 16;  // accept() calls per listener event
   bool set_bufs = true;        // raise SO_SNDBUF/SO_RCVBUF (upstream: unless low_wmem/rmem)
+  // Find out whether a guest's destination is one of the host's addresses by
+  // binding a scratch socket to it (upstream's test; bind() succeeding or
+  // EADDRINUSE means local).  Off, only loopback and the host's copied
+  // address count (the simulator's sockets bind anywhere).
+  bool probe_local = true;
 };
 
 struct TcpStats {

@@ -66,6 +66,14 @@ inline const Ipv6Addr kGuest6{{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0
 inline const Ipv6Addr kLl6{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
 inline const MacAddr kGuestMac{{0x52, 0x54, 0, 0x12, 0x34, 0x56}};
 
+// The simulator's sockets bind to any address: probing would find every
+// destination local.
+inline proto::TcpOptions rig_opts() {
+  proto::TcpOptions o;
+  o.probe_local = false;
+  return o;
+}
+
 inline core::NetInfo rig_net() {
   core::NetInfo n;
   n.v4.enabled = true;
@@ -85,7 +93,7 @@ inline core::NetInfo rig_net() {
 class TcpRig {
  public:
   explicit TcpRig(core::NetInfo net = rig_net(), core::Config cfg = {}, u32 flows = 64,
-                  sim::HostNetConfig ncfg = {}, proto::TcpOptions topt = {})
+                  sim::HostNetConfig ncfg = {}, proto::TcpOptions topt = rig_opts())
       : cfg_(std::move(cfg)), net_(std::move(net)), world_(7, 1 << 14), hostnet_(world_, ncfg) {
     cfg_.mtu = net_.mtu;
     eng_ = std::make_unique<Engine>(cfg_, net_, ports::Ports{tap, hostnet_, world_},
