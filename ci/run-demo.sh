@@ -17,9 +17,20 @@ fi
 enter_outer_ns build/release "$@"
 shift || true
 
+# A "remote" server on the host side: 203.0.113.1 (an address of the outer
+# namespace, reached through the namespace's default route, i.e. through
+# pasta's TCP translation) and the host's loopback (reached through the
+# gateway address, which pasta maps to 127.0.0.1 by default).
+echo "hello from the host side, $(date -u +%H:%M:%S)" >"$TMP/greeting"
+socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"cat $TMP/greeting" >/dev/null 2>&1 &
+wait_until 5 sh -c 'ss -ltn | grep -q ":8080 "'
+
 if [ $# -eq 0 ]; then
-  set -- sh -c 'echo "== addresses"; ip -br addr; echo "== routes"; ip route; ip -6 route;
-                echo "== link"; ip -br link'
+  set -- sh -c 'echo "== addresses"; ip -br addr; echo "== routes"; ip route; ip -6 route
+                echo "== TCP to 203.0.113.1:8080 (routed through pasta)"
+                socat -u TCP:203.0.113.1:8080 -
+                echo "== TCP to the gateway 198.51.100.254:8080 (the host loopback)"
+                socat -u TCP:198.51.100.254:8080 -'
 fi
 log "running: pasta --config-net -- $*"
 "$BUILD/pasta" --config-net -- "$@"
