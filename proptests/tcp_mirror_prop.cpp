@@ -97,6 +97,35 @@ RC_GTEST_PROP(TcpMirrorProp, WindowFitsScaleAndCaps, ()) {
   }
 }
 
+// With the send queue known, the right edge of the window (ACK + window)
+// never passes what the send buffer can take: bytes the far end has
+// acknowledged plus the usable buffer.  A segment inside the window is
+// therefore never refused by the socket.  The tap queue cap holds too.
+RC_GTEST_PROP(TcpMirrorProp, WindowFitsTheSendBuffer, ()) {
+  MirrorIn in;
+  in.seq_init_from_tap = Seq{*rc::gen::arbitrary<u32>()};
+  const u32 written = *rc::gen::inRange<u32>(0, 1u << 26);
+  in.seq_from_tap = in.seq_init_from_tap + written;
+  in.sndbuf = gen_sndbuf();
+  const u32 usable = sndbuf_usable(in.sndbuf);
+  in.have_sendq = true;
+  in.sendq = *rc::gen::inRange<u32>(0, std::min(written, usable) + 1);
+  const u32 acked_by_peer = written - in.sendq;
+  in.seq_ack_to_tap = in.seq_init_from_tap + *rc::gen::inRange<u32>(0, acked_by_peer + 1);
+  in.have_info = *rc::gen::arbitrary<bool>();
+  in.info = gen_info();
+  in.info.bytes_acked = acked_by_peer;
+  in.local = *rc::gen::arbitrary<bool>();
+  in.force_seq = *rc::gen::arbitrary<bool>();
+  in.established = true;
+  in.ws_to_tap = *rc::gen::inRange<u8>(0, 15);
+  in.wnd_cap = *rc::gen::oneOf(rc::gen::just<u32>(0), rc::gen::inRange<u32>(1, 1u << 24));
+  const MirrorOut out = tcp_mirror(in);
+  const u64 right = static_cast<u64>(out.ack.diff(in.seq_init_from_tap)) + out.wnd;
+  RC_ASSERT(right <= static_cast<u64>(acked_by_peer) + usable);
+  if (in.wnd_cap != 0) RC_ASSERT(out.wnd <= in.wnd_cap);
+}
+
 RC_GTEST_PROP(TcpMirrorProp, SndbufTaper, ()) {
   const u32 s = gen_sndbuf();
   const u32 u = sndbuf_usable(s);

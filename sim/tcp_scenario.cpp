@@ -105,6 +105,7 @@ class FrameChecker final : public ports::TapPort, public Checker {
       : link_(link), net_(net), mtu_(mtu), tracks_(new Track[flows]), ntracks_(flows) {}
 
   void set_engine(const engine::Engine* e) noexcept { eng_ = e; }
+  void set_tap_queue_frames(u32 n) noexcept { tap_queue_frames_ = n; }
 
   std::size_t send(std::span<const Bytes> frames) noexcept override {
     for (Bytes f : frames) inspect(f);
@@ -164,8 +165,17 @@ class FrameChecker final : public ports::TapPort, public Checker {
     if (c == nullptr || fl.closing != 0 || !c->sock.valid()) return;
     auto info = net_.tcp_info(c->sock);
     const bool syn = t.has(wire::tcp_flag::syn);
-    const proto::MirrorOut m =
-        proto::tcp_mirror(proto::tcp_mirror_input(*c, info ? &*info : nullptr, syn, syn));
+    auto q = net_.send_queue(c->sock);
+    const u32 sendq = q ? static_cast<u32>(*q) : 0;
+    proto::MirrorIn in = proto::tcp_mirror_input(*c, info ? &*info : nullptr, syn, syn,
+                                                 q ? &sendq : nullptr, tap_queue_frames_);
+    if (t.has(wire::tcp_flag::ack)) {
+      // Built earlier in this event: data written since then moved
+      // seq_from_tap and the send queue together; measure from its ACK.
+      in.have_sent_ack = true;
+      in.sent_ack = t.ack();
+    }
+    const proto::MirrorOut m = proto::tcp_mirror(in);
     windows_++;
     if (t.window() != m.wnd_field) {
       fail("flow %u: window field %u, the mirror says %u (snd_wnd=%u has=%d sndbuf=%u local=%d est=%d "
@@ -198,6 +208,7 @@ class FrameChecker final : public ports::TapPort, public Checker {
 
   SimLink& link_;
   SimHostNet& net_;
+  u32 tap_queue_frames_ = 0;
   u32 mtu_;
   const engine::Engine* eng_ = nullptr;
   std::unique_ptr<Track[]> tracks_;
@@ -285,6 +296,7 @@ class TcpScenario final : public Scenario, public Actor {
   proto::TcpOptions topt_;
   u16 delta_ = 0;
   bool map_guest_ = false;
+  u32 tap_queue_ = 0;  // NetInfo::tap_queue_frames (0: no tap queue cap)
   Plan plans_[kMaxPlans];
   u32 nplans_ = 0;
   core::Config cfg_;
@@ -338,6 +350,7 @@ void TcpScenario::derive(Prng& rng, Knobs& k) noexcept {
   topt_.probe_local = false;  // SimHostNet binds to any address
   delta_ = rng.chance(500000) ? 0 : 1000;
   map_guest_ = rng.chance(300000);
+  if (rng.chance(500000)) tap_queue_ = static_cast<u32>(rng.range(4, 4096));
 
   // Plans.
   nplans_ = static_cast<u32>(rng.range(1, kMaxPlans));
@@ -478,11 +491,11 @@ void TcpScenario::derive(Prng& rng, Knobs& k) noexcept {
 void TcpScenario::print_knobs(std::FILE* out) const noexcept {
   std::fprintf(out,
                "    guest: ws=%s%u mss_opt=%d rcvbuf=%u sndbuf=%u wnd_update_drop=%s | engine: flows=%u tap_batch=%u "
-               "arena=%zu peek_frames=%u batch_segs=%u batch_flows=%u set_bufs=%d delta=%u map_guest=%d\n",
+               "arena=%zu peek_frames=%u batch_segs=%u batch_flows=%u set_bufs=%d delta=%u map_guest=%d tap_queue=%u\n",
                gcfg_.offer_ws ? "" : "off/", gcfg_.wscale, gcfg_.send_mss ? 1 : 0, gcfg_.rcvbuf,
                gcfg_.sndbuf, fmt_ppm(gcfg_.wnd_update_drop_ppm).buf, sizing_.flows, sizing_.tap_batch_frames, sizing_.tap_arena,
                topt_.frames_per_peek, topt_.max_batch_segs, topt_.max_batch_flows, topt_.set_bufs ? 1 : 0,
-               delta_, map_guest_ ? 1 : 0);
+               delta_, map_guest_ ? 1 : 0, tap_queue_);
   for (u32 i = 0; i < nplans_; i++) {
     const Plan& p = plans_[i];
     std::fprintf(out,
@@ -529,6 +542,7 @@ void TcpScenario::setup(SimEnv& env) {
     net_.v6.map_guest_addr = Ipv6Addr{{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfd}};
   }
   net_.dhcp = net_.ndp = net_.dhcpv6 = net_.ra = false;
+  net_.tap_queue_frames = tap_queue_;
 
   cfg_.mode = core::Mode::passt;
   cfg_.mtu = net_.mtu;
@@ -553,6 +567,7 @@ void TcpScenario::setup(SimEnv& env) {
   tap_ = std::make_unique<FrameChecker>(env.link, env.net, mtu_, sizing_.flows);
   engine_ = std::make_unique<engine::Engine>(cfg_, net_, ports::Ports{*tap_, env.net, env.world}, sizing_, topt_);
   tap_->set_engine(engine_.get());
+  tap_->set_tap_queue_frames(tap_queue_);
   engine_->start(env.world.now());
   if (auto st = engine_->open_listeners(); !st)
     env.world.fail("tcp-scenario", "open_listeners: %s", err_name(st.err()));

@@ -46,6 +46,10 @@ namespace passt::app {
 namespace {
 
 constexpr int kUnixSockMax = 100;  // probe /tmp/passt_1.socket .. _99
+// pasta's tap transmit queue (frames waiting for us to read them).  The
+// kernel's default is 1000; a longer queue lets a single flow use a larger
+// window at MTU 1500 without overrunning it.
+constexpr u32 kTapQueueFrames = 4096;
 
 std::string read_file(const char* path, std::size_t limit) {
   std::string s;
@@ -317,6 +321,9 @@ int run(Runtime& rt, int, char**) {
     nc.v6.copy_routes = !cfg.ip6.no_copy_routes && !tmpl->local_mode;
     if (!net.v6.gateway.is_unspecified()) nc.v6.gateway = InAny::from(net.v6.gateway);
     if (dev.ifindex != 0) {
+      // The tap's queue towards us: TCP windows are capped to fit it (see
+      // docs/tcp.md, "Pacing against the tap queue").
+      if (ns_nl.set_txqlen(dev.ifindex, kTapQueueFrames)) net.tap_queue_frames = kTapQueueFrames;
       auto r = os::configure_ns_net(host_nl, ns_nl, nc);
       if (!r) return fail("Couldn't configure the namespace: %s", err_name(r.err()));
     }
@@ -427,6 +434,23 @@ int run(Runtime& rt, int, char**) {
   sink->on_tap_state(tap->connected(), now);
 
   Status st = loop.run(*sink);
+  {
+    const auto& t = eng.tcp().stats();
+    LOG_DEBUG("TCP: %llu conns from tap, %llu from sockets; %llu segs from tap, %llu bytes written, "
+              "%llu partial writes, %llu out-of-order dropped, %llu dup ACKs sent, %llu fast and %llu "
+              "timeout retransmits, %llu tap rewinds, %llu frames to tap",
+              static_cast<unsigned long long>(t.conns_from_tap),
+              static_cast<unsigned long long>(t.conns_from_sock),
+              static_cast<unsigned long long>(t.segs_from_tap),
+              static_cast<unsigned long long>(t.bytes_from_tap),
+              static_cast<unsigned long long>(t.partial_writes),
+              static_cast<unsigned long long>(t.ooo_dropped),
+              static_cast<unsigned long long>(t.dup_acks_sent),
+              static_cast<unsigned long long>(t.fast_retransmits),
+              static_cast<unsigned long long>(t.timeout_retransmits),
+              static_cast<unsigned long long>(t.tap_rewinds),
+              static_cast<unsigned long long>(t.frames_to_tap));
+  }
   if (sig.event() != os::SignalHandler::Event::none) return sig.exit_code();
   if (quit.gone) return 0;
   if (!st) return 1;

@@ -699,6 +699,17 @@ Status Netlink::set_mtu(u32 ifindex, u32 mtu) {
   return request(b);
 }
 
+Status Netlink::set_txqlen(u32 ifindex, u32 frames) {
+  if (ifindex == 0 || ifindex > 0x7fffffffu) return Err::invalid;
+  NlBuilder b = builder(RTM_NEWLINK, 0);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = static_cast<int>(ifindex);
+  b.put(&ifi, sizeof(ifi));
+  b.put_u32(IFLA_TXQLEN, frames);
+  return request(b);
+}
+
 Status Netlink::set_mac(u32 ifindex, const MacAddr& mac) {
   if (ifindex == 0 || ifindex > 0x7fffffffu) return Err::invalid;
   NlBuilder b = builder(RTM_NEWLINK, 0);

@@ -193,6 +193,9 @@ class Netlink {
   Status set_link_up(u32 ifindex, bool up);
   Status set_noarp(u32 ifindex, bool on);
   Status set_mtu(u32 ifindex, u32 mtu);
+  // The device's transmit queue length (for a tap: frames queued towards
+  // the reader, i.e. us).
+  Status set_txqlen(u32 ifindex, u32 frames);
   Status set_mac(u32 ifindex, const MacAddr& mac);
   // RTM_NEWADDR (create, exclusive).  `nodad`: IFA_F_NODAD (IPv6 only; an
   // IPv4 address has no DAD).

@@ -476,7 +476,10 @@ bool Tcp::refresh(Flow& f, TcpConn& c, ports::TcpInfo* info) noexcept {
 MirrorOut Tcp::mirror(Flow& f, TcpConn& c, bool syn, bool force) noexcept {
   ports::TcpInfo info;
   const bool ok = refresh(f, c, &info);
-  return tcp_mirror(tcp_mirror_input(c, ok ? &info : nullptr, syn, force));
+  auto q = host_.send_queue(c.sock);
+  const u32 sendq = q ? static_cast<u32>(*q) : 0;
+  return tcp_mirror(tcp_mirror_input(c, ok ? &info : nullptr, syn, force, q ? &sendq : nullptr,
+                                     net_.tap_queue_frames));
 }
 
 void Tcp::note_ack_due(TcpConn& c, const MirrorOut& m, Instant now) noexcept {

@@ -108,7 +108,8 @@ static_assert(sizeof(TcpConn) <= 112, "TcpConn must fit the flow payload");
 // is never scaled (RFC 7323) and which always precedes ESTABLISHED.  Shared by the handler and the simulator's
 // checker, so both ask the same question.
 inline MirrorIn tcp_mirror_input(const TcpConn& c, const ports::TcpInfo* info, bool syn,
-                                 bool force_seq) noexcept {
+                                 bool force_seq, const u32* sendq = nullptr,
+                                 u32 tap_queue_frames = 0) noexcept {
   MirrorIn in;
   in.seq_init_from_tap = c.seq_init_from_tap;
   in.seq_from_tap = c.seq_from_tap;
@@ -121,6 +122,9 @@ inline MirrorIn tcp_mirror_input(const TcpConn& c, const ports::TcpInfo* info, b
   in.established = !syn && c.has(tcp_ev::established);
   in.force_seq = force_seq;
   in.ws_to_tap = syn ? 0 : c.ws_to_tap;
+  in.have_sendq = sendq != nullptr;
+  in.sendq = sendq != nullptr ? *sendq : 0;
+  in.wnd_cap = tap_queue_frames * c.tap_mss;
   return in;
 }
 

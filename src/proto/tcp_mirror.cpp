@@ -38,6 +38,19 @@ MirrorOut tcp_mirror(const MirrorIn& in) noexcept {
   } else {
     wnd = sndbuf_usable(in.sndbuf);
   }
+  if (in.established && in.have_sendq) {
+    // Room in the send buffer for what the guest may still send: the usable
+    // buffer minus what is queued, plus the queued bytes we have not yet
+    // acknowledged to the guest (the window counts from our ACK).  Writing
+    // more data moves seq_from_tap and sendq together, so the right edge
+    // (ack + room) only moves when the far end acknowledges.
+    const u64 usable = sndbuf_usable(in.sndbuf);
+    const Seq from = in.have_sent_ack ? in.sent_ack : out.ack;
+    u64 room = usable > in.sendq ? usable - in.sendq : 0;
+    if (seq_ge(in.seq_from_tap, from)) room += static_cast<u32>(in.seq_from_tap.diff(from));
+    if (room < wnd) wnd = room;
+  }
+  if (in.wnd_cap != 0 && wnd > in.wnd_cap) wnd = in.wnd_cap;
   if (wnd > kMaxWindow) wnd = kMaxWindow;
   if (!in.established && wnd < kWindowDefault) wnd = kWindowDefault;
   out.wnd = static_cast<u32>(wnd);

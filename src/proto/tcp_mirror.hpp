@@ -68,6 +68,20 @@ struct MirrorIn {
   bool established = false;
   bool force_seq = false;  // acknowledge everything accepted
   u8 ws_to_tap = 0;        // our window scale towards the guest (0..14)
+  // SIOCOUTQ: bytes in the socket's send queue not yet acknowledged by the
+  // far end.  With it, the window never offers more than the socket can
+  // take: anything the socket refuses is dropped and costs the guest a
+  // retransmission (and, without SACK, often a timeout).
+  bool have_sendq = false;
+  u32 sendq = 0;
+  // Upper bound from the tap device's queue (frames x segment size): the
+  // guest must not be able to overrun the queue we read it from (0: none).
+  u32 wnd_cap = 0;
+  // The ACK the window is measured from, when it is already fixed (a checker
+  // re-deriving the window of a frame built earlier in the same event);
+  // otherwise the ACK computed here.
+  bool have_sent_ack = false;
+  Seq sent_ack{};
 };
 
 struct MirrorOut {

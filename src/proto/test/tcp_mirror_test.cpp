@@ -30,6 +30,53 @@ TEST(TcpMirror, AckFollowsBytesAcked) {
   EXPECT_TRUE(o.ack_lagging);
 }
 
+TEST(TcpMirror, WindowNeverOffersMoreThanTheSendBufferCanTake) {
+  // 50000 written, 20000 acknowledged by the far end and by us: 30000 queued.
+  MirrorIn in = base();
+  in.seq_ack_to_tap = Seq{21000};
+  in.info.snd_wnd = 1 << 22;
+  in.have_sendq = true;
+  in.sendq = 30000;
+  MirrorOut o = tcp_mirror(in);
+  ASSERT_EQ(o.ack, Seq{21000});
+  const u32 usable = sndbuf_usable(in.sndbuf);
+  // Room = usable - queued + what we still owe the guest an ACK for.
+  EXPECT_EQ(o.wnd, usable - 30000 + 30000);
+  // A full send buffer closes the window down to what is queued behind our ACK.
+  in.sendq = usable;
+  o = tcp_mirror(in);
+  EXPECT_EQ(o.wnd, 30000u);
+  // Writing more moves seq_from_tap and the queue together: same right edge.
+  in.sendq = usable - 10000;
+  o = tcp_mirror(in);
+  in.seq_from_tap = in.seq_from_tap + 5000;
+  in.sendq += 5000;
+  in.seq_ack_to_tap = Seq{21000};
+  MirrorOut o2 = tcp_mirror(in);
+  EXPECT_EQ(o2.ack + o2.wnd, o.ack + o.wnd);
+  // Before the handshake completes the queue does not count.
+  in.established = false;
+  EXPECT_GE(tcp_mirror(in).wnd, kWindowDefault);
+}
+
+TEST(TcpMirror, WindowCappedByTheTapQueue) {
+  MirrorIn in = base();
+  in.wnd_cap = 8 * 1460;
+  EXPECT_EQ(tcp_mirror(in).wnd, 8u * 1460u);
+  in.wnd_cap = 0;
+  EXPECT_EQ(tcp_mirror(in).wnd, 100000u);
+}
+
+TEST(TcpMirror, SentAckFixesTheOrigin) {
+  MirrorIn in = base();
+  in.info.snd_wnd = 1 << 20;
+  in.have_sendq = true;
+  in.sendq = sndbuf_usable(in.sndbuf);
+  in.have_sent_ack = true;
+  in.sent_ack = Seq{41000};
+  EXPECT_EQ(tcp_mirror(in).wnd, 10000u);  // 51000 - 41000
+}
+
 TEST(TcpMirror, AckFallsBackToSeqFromTap) {
   const Seq all{51000};
   {
