@@ -726,7 +726,7 @@ void TcpScenario::print_stats(std::FILE* out) noexcept {
                "  tcp engine: from_tap=%llu from_sock=%llu closed=%llu connect_failed=%llu table_full=%llu "
                "rst_to_tap=%llu rst_from_tap=%llu rst_stateless=%llu bytes_in=%llu bytes_out=%llu "
                "frames=%llu partial=%llu ooo=%llu dupacks=%llu fast_rtx=%llu rto_rtx=%llu syn_rtx=%llu "
-               "zwp=%llu keepalive=%llu rewinds=%llu lagging=%llu retrans_limit=%llu hs_timeouts=%llu\n",
+               "zwp=%llu room_limited=%llu keepalive=%llu rewinds=%llu lagging=%llu retrans_limit=%llu hs_timeouts=%llu\n",
                static_cast<unsigned long long>(s.conns_from_tap), static_cast<unsigned long long>(s.conns_from_sock),
                static_cast<unsigned long long>(s.conns_closed), static_cast<unsigned long long>(s.connect_failed),
                static_cast<unsigned long long>(s.table_full), static_cast<unsigned long long>(s.rst_to_tap),
@@ -738,6 +738,7 @@ void TcpScenario::print_stats(std::FILE* out) noexcept {
                static_cast<unsigned long long>(s.timeout_retransmits),
                static_cast<unsigned long long>(s.syn_retransmits),
                static_cast<unsigned long long>(s.zero_window_probes),
+               static_cast<unsigned long long>(s.wnd_room_limited),
                static_cast<unsigned long long>(s.keepalive_acks), static_cast<unsigned long long>(s.tap_rewinds),
                static_cast<unsigned long long>(s.ack_lagging), static_cast<unsigned long long>(s.retrans_limit),
                static_cast<unsigned long long>(s.handshake_timeouts));
@@ -766,6 +767,7 @@ void TcpScenario::add_coverage() const noexcept {
   c.timeout_retransmits += s.timeout_retransmits;
   c.syn_retransmits += s.syn_retransmits;
   c.zero_window_probes += s.zero_window_probes;
+  c.wnd_room_limited += s.wnd_room_limited;
   c.keepalive_acks += s.keepalive_acks;
   c.tap_rewinds += s.tap_rewinds;
   c.partial_writes += s.partial_writes;

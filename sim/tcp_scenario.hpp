@@ -50,6 +50,7 @@ struct TcpCoverage {
   u64 timeout_retransmits = 0;
   u64 syn_retransmits = 0;
   u64 zero_window_probes = 0;
+  u64 wnd_room_limited = 0;
   u64 keepalive_acks = 0;
   u64 tap_rewinds = 0;
   u64 partial_writes = 0;

@@ -28,6 +28,7 @@ TEST(TcpScenario, SeedsPassAndCoverEveryPath) {
   EXPECT_GT(c.timeout_retransmits, 0u);
   EXPECT_GT(c.syn_retransmits, 0u);
   EXPECT_GT(c.zero_window_probes, 0u);
+  EXPECT_GT(c.wnd_room_limited, 0u);
   EXPECT_GT(c.keepalive_acks, 0u);
   EXPECT_GT(c.tap_rewinds, 0u);
   EXPECT_GT(c.partial_writes, 0u);

@@ -483,7 +483,15 @@ MirrorOut Tcp::mirror(Flow& f, TcpConn& c, bool syn, bool force) noexcept {
 }
 
 void Tcp::note_ack_due(TcpConn& c, const MirrorOut& m, Instant now) noexcept {
-  if (m.ack_lagging || m.wnd_field == 0) {
+  if (m.wnd_room_limited) {
+    stats_.wnd_room_limited++;
+    // The window opens as the far end acknowledges: poll it, soon while it
+    // moves, backing off while it does not (a slow reader).
+    c.flags |= cf::ack_to_tap_due;
+    const u8 shift = c.wnd_polls > kTcpWndPollMaxShift ? kTcpWndPollMaxShift : c.wnd_polls;
+    const Instant at = now + Duration::nanos(kTcpWndPollInterval.ns << shift);
+    if (c.t_ack.is_never() || at < c.t_ack) c.t_ack = at;
+  } else if (m.ack_lagging || m.wnd_field == 0) {
     c.flags |= cf::ack_to_tap_due;
     if (c.t_ack.is_never()) c.t_ack = now + kTcpAckInterval;
   } else {
@@ -518,6 +526,7 @@ bool Tcp::send_ack_if_needed(FlowIdx i, Flow& f, TcpConn& c, bool force, Instant
       c.seq_ack_to_tap = m.ack;
       c.wnd_to_tap = m.wnd_field;
       if (m.ack_lagging) stats_.ack_lagging++;
+      c.wnd_polls = 0;
       sent = true;
     }
   }
@@ -1328,6 +1337,9 @@ void Tcp::timer(FlowIdx i, Instant now) noexcept {
   if (c.t_ack <= now) {
     c.t_ack = Instant::never();
     c.flags &= static_cast<u16>(~cf::ack_to_tap_due);
+    // Counted as a poll that found nothing new unless an update goes out
+    // (send_ack_if_needed resets it), before the next poll is scheduled.
+    if (c.wnd_polls < 0xff) c.wnd_polls++;
     (void)send_ack_if_needed(i, f, c, false, now);
   }
   if (c.t_rto <= now) {

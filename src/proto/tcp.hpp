@@ -58,6 +58,10 @@ namespace passt::proto {
 
 // Timer values (upstream's, but for the activity timeout: see docs/tcp.md).
 inline constexpr Duration kTcpAckInterval = Duration::millis(10);
+// Polling a window the send queue holds down (ours: nothing upstream): 1 ms,
+// doubling up to 8 ms while nothing changes.
+inline constexpr Duration kTcpWndPollInterval = Duration::millis(1);
+inline constexpr u8 kTcpWndPollMaxShift = 3;
 inline constexpr Duration kTcpSynTimeout = Duration::seconds(10);
 inline constexpr Duration kTcpAckTimeout = Duration::seconds(2);
 inline constexpr Duration kTcpFinTimeout = Duration::seconds(60);
@@ -102,6 +106,7 @@ struct TcpStats {
   u64 timeout_retransmits = 0;
   u64 syn_retransmits = 0;
   u64 zero_window_probes = 0;
+  u64 wnd_room_limited = 0; // windows the send queue held down (then polled)
   u64 keepalive_acks = 0;
   u64 tap_rewinds = 0;      // frames the tap did not take
   u64 fin_to_tap = 0;

@@ -73,7 +73,8 @@ struct TcpConn {
   u32 sndbuf = 0;       // SO_SNDBUF as last read
   u32 wnd_from_tap = 0; // bytes
   u16 wnd_to_tap = 0;   // window field last sent
-  u16 pad = 0;
+  u8 wnd_polls = 0;     // window polls in a row that found nothing new
+  u8 pad = 0;
 
   Seq seq_to_tap;
   Seq seq_ack_from_tap;
@@ -122,6 +123,7 @@ inline MirrorIn tcp_mirror_input(const TcpConn& c, const ports::TcpInfo* info, b
   in.established = !syn && c.has(tcp_ev::established);
   in.force_seq = force_seq;
   in.ws_to_tap = syn ? 0 : c.ws_to_tap;
+  in.fin_from_tap = c.has(tcp_ev::tap_fin_rcvd);
   in.have_sendq = sendq != nullptr;
   in.sendq = sendq != nullptr ? *sendq : 0;
   in.wnd_cap = tap_queue_frames * c.tap_mss;

@@ -80,6 +80,8 @@ struct MirrorIn {
   // The ACK the window is measured from, when it is already fixed (a checker
   // re-deriving the window of a frame built earlier in the same event);
   // otherwise the ACK computed here.
+  // The guest's FIN is in: seq_from_tap counts it, the send queue does not.
+  bool fin_from_tap = false;
   bool have_sent_ack = false;
   Seq sent_ack{};
 };
@@ -90,6 +92,10 @@ struct MirrorOut {
   u16 wnd_field = 0;   // the segment's window field: min(wnd >> ws, 65535)
   bool ack_is_seq = false;   // a fallback rule chose seq_from_tap
   bool ack_lagging = false;  // ack != seq_from_tap: the guest waits for more
+  // The send queue's room, not the far end's window, set the window: it
+  // opens when the far end acknowledges, which no socket event tells us,
+  // so the handler polls it.
+  bool wnd_room_limited = false;
 };
 
 // The usable part of a send buffer of `sndbuf` bytes (the taper above).
