@@ -27,6 +27,13 @@ class Csum {
   bool odd_ = false;  // an odd number of bytes has been added so far
 };
 
+// Which bulk summing routine the running CPU got ("avx2" or "scalar").
+const char* csum_impl_name() noexcept;
+// For tests: the folded native-order sum of the first (size & ~31) bytes,
+// by the portable routine and by the one chosen at run time.
+u16 csum_words_scalar_for_test(Bytes data) noexcept;
+u16 csum_words_best_for_test(Bytes data) noexcept;
+
 // IPv4 header checksum over `hdr` (its checksum field must be zero, or the
 // result is used for verification: a valid header gives 0).
 u16 ipv4_header_checksum(Bytes hdr) noexcept;
