@@ -1036,7 +1036,8 @@ Result<ports::TcpInfo> SimHostNet::tcp_info(Sock s) noexcept {
   ti.min_rtt_us = cfg_.has_min_rtt ? ti.rtt_us : 0;
   ti.snd_cwnd = 10;
   ti.snd_wnd = cfg_.has_snd_wnd ? e->peer_wnd : 0;
-  ti.bytes_acked = cfg_.has_bytes_acked ? e->snd_una : 0;
+  // Linux counts an acknowledged FIN in tcpi_bytes_acked (snd_una moves past it).
+  ti.bytes_acked = cfg_.has_bytes_acked ? e->snd_una + (e->fin_acked ? 1u : 0u) : 0;
   const u64 out = e->snd_nxt - e->snd_una;
   ti.unacked = static_cast<u32>((out + ti.snd_mss - 1) / (ti.snd_mss > 0 ? ti.snd_mss : 1));
   ti.total_retrans = 0;
@@ -1049,7 +1050,9 @@ Result<std::size_t> SimHostNet::send_queue(Sock s) noexcept {
   if (r->type != SockType::tcp) return Err::invalid;
   const Endpoint* e = ep_of(*r);
   if (e == nullptr) return std::size_t{0};
-  return e->tx.size();
+  // As Linux's SIOCOUTQ (write_seq - snd_una): a FIN queued by shutdown()
+  // counts until it is acknowledged.
+  return e->tx.size() + (e->shut_wr && !e->fin_acked ? 1u : 0u);
 }
 
 Status SimHostNet::shutdown_write(Sock s) noexcept {

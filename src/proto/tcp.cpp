@@ -476,9 +476,20 @@ bool Tcp::refresh(Flow& f, TcpConn& c, ports::TcpInfo* info) noexcept {
 MirrorOut Tcp::mirror(Flow& f, TcpConn& c, bool syn, bool force) noexcept {
   ports::TcpInfo info;
   const bool ok = refresh(f, c, &info);
-  auto q = host_.send_queue(c.sock);
-  const u32 sendq = q ? static_cast<u32>(*q) : 0;
-  return tcp_mirror(tcp_mirror_input(c, ok ? &info : nullptr, syn, force, q ? &sendq : nullptr,
+  // The send queue (SIOCOUTQ: write_seq - snd_una) is what the socket took
+  // minus what the far end acknowledged, a FIN counting one on both sides:
+  // with tcpi_bytes_acked it costs no extra system call.
+  u32 sendq = 0;
+  bool have_q = false;
+  if (ok && info.has_bytes_acked) {
+    const i32 q = c.seq_from_tap.diff(c.seq_init_from_tap + static_cast<u32>(info.bytes_acked));
+    sendq = q > 0 ? static_cast<u32>(q) : 0;
+    have_q = true;
+  } else if (auto q = host_.send_queue(c.sock); q) {
+    sendq = static_cast<u32>(*q);
+    have_q = true;
+  }
+  return tcp_mirror(tcp_mirror_input(c, ok ? &info : nullptr, syn, force, have_q ? &sendq : nullptr,
                                      net_.tap_queue_frames));
 }
 

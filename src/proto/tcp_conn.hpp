@@ -123,7 +123,6 @@ inline MirrorIn tcp_mirror_input(const TcpConn& c, const ports::TcpInfo* info, b
   in.established = !syn && c.has(tcp_ev::established);
   in.force_seq = force_seq;
   in.ws_to_tap = syn ? 0 : c.ws_to_tap;
-  in.fin_from_tap = c.has(tcp_ev::tap_fin_rcvd);
   in.have_sendq = sendq != nullptr;
   in.sendq = sendq != nullptr ? *sendq : 0;
   in.wnd_cap = tap_queue_frames * c.tap_mss;

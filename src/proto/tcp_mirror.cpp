@@ -47,8 +47,7 @@ MirrorOut tcp_mirror(const MirrorIn& in) noexcept {
     const u64 usable = sndbuf_usable(in.sndbuf);
     const Seq from = in.have_sent_ack ? in.sent_ack : out.ack;
     u64 room = usable > in.sendq ? usable - in.sendq : 0;
-    const Seq data_end = in.fin_from_tap ? in.seq_from_tap - 1 : in.seq_from_tap;
-    if (seq_ge(data_end, from)) room += static_cast<u32>(data_end.diff(from));
+    if (seq_ge(in.seq_from_tap, from)) room += static_cast<u32>(in.seq_from_tap.diff(from));
     if (room < wnd) {
       wnd = room;
       out.wnd_room_limited = true;

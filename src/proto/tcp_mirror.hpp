@@ -80,8 +80,6 @@ struct MirrorIn {
   // The ACK the window is measured from, when it is already fixed (a checker
   // re-deriving the window of a frame built earlier in the same event);
   // otherwise the ACK computed here.
-  // The guest's FIN is in: seq_from_tap counts it, the send queue does not.
-  bool fin_from_tap = false;
   bool have_sent_ack = false;
   Seq sent_ack{};
 };
