@@ -313,7 +313,7 @@ void TcpFwd::accepted(const Listener& l, Sock s, const SockAddr& peer, Instant n
   if (l.dir == kOut) {
     const u16 port = cfg_.fwd_out.tcp.target(l.port);
     if (core::fwd_nat_from_splice(core::L4::tcp, ini, port, &tgt) != Pif::host) return refuse(s);
-    return pair(s, Pif::splice, Pif::host, Netns::host, ini, tgt, now);
+    return splice(s, Pif::splice, Pif::host, Netns::host, ini, tgt, now);
   }
   core::FwdNatOpts opts;
   opts.splice = cfg_.mode == core::Mode::pasta && !cfg_.no_splice && sink_ != nullptr;
@@ -328,39 +328,29 @@ void TcpFwd::accepted(const Listener& l, Sock s, const SockAddr& peer, Instant n
       tcp_.accept_from_host(s, ini, tgt, now);
       return;
     }
-    case Pif::splice: return pair(s, Pif::host, Pif::splice, Netns::guest, ini, tgt, now);
+    case Pif::splice: return splice(s, Pif::host, Pif::splice, Netns::guest, ini, tgt, now);
     default: return refuse(s);
   }
 }
 
-void TcpFwd::pair(Sock s, Pif ini_pif, Pif tgt_pif, Netns ns, const FlowSide& ini,
-                  const FlowSide& tgt, Instant now) noexcept {
+void TcpFwd::splice(Sock s, Pif ini_pif, Pif tgt_pif, Netns ns, const FlowSide& ini,
+                    const FlowSide& tgt, Instant now) noexcept {
   if (sink_ == nullptr) {
     if (refuse_log_.allow(now))
       LOG_DEBUG("TCP: no loopback data mover: refusing a connection to port %u", tgt.eport);
     return refuse(s);
   }
-  const Family fam = tgt.eaddr.is_v4() ? Family::v4 : Family::v6;
-  auto t = host_.socket(ns, fam, ports::SockType::tcp);
-  if (!t) return refuse(s);
-  Status st;
-  if (!tgt.oaddr.is_unspecified() || tgt.oport != 0) st = host_.bind(*t, SockAddr{tgt.oaddr, tgt.oport, 0});
-  if (st) st = host_.connect(*t, SockAddr{tgt.eaddr, tgt.eport, 0});
-  if (!st && st.err() != Err::in_progress) {
-    LOG_DEBUG("TCP: connect to port %u for a forwarded connection: %s", tgt.eport, err_name(st.err()));
-    host_.close(*t);
-    return refuse(s);
-  }
-  SplicePair p;
-  p.accepted = s;
-  p.target = *t;
-  p.connecting = !st;
-  p.ini_pif = ini_pif;
-  p.tgt_pif = tgt_pif;
-  p.ini = ini;
-  p.tgt = tgt;
-  stats_.pairs++;
-  if (Status a = sink_->adopt(p, now); !a) LOG_DEBUG("TCP: splice refused a pair: %s", err_name(a.err()));
+  SpliceRequest req;
+  req.accepted = s;
+  req.ini_pif = ini_pif;
+  req.ini = ini;
+  req.tgt_ns = ns;
+  req.tgt_pif = tgt_pif;
+  req.tgt = tgt;
+  if (sink_->start(req, now))
+    stats_.spliced++;
+  else
+    stats_.refused++;
 }
 
 }  // namespace passt::proto

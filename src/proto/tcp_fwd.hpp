@@ -31,16 +31,18 @@
 // Accepted connections (listen_event), decided by core/fwd:
 //  * on a -t listener: to the guest through the tap (proto::Tcp:
 //    accept_from_host) with the source translated; or, in pasta, a
-//    loopback peer is connected to the namespace through a socket pair
+//    loopback peer goes to the namespace over its loopback interface
 //    (fwd_nat_from_host gives SPLICE);
-//  * on a -T listener: a socket pair to the host's loopback at the
-//    translated port (fwd_nat_from_splice).
-// A socket pair is: the accepted socket plus a new socket in the other
-// namespace on which a non-blocking connect() was issued.  It is handed to
-// the SpliceSink (the splice(2) data mover), which owns both from then on.
-// Without a sink (none registered, or --no-splice), inbound loopback peers
-// take the tap path like any other, and -T connections are refused (RST):
-// we never move bytes between two sockets ourselves.
+//  * on a -T listener: to the host's loopback at the translated port
+//    (fwd_nat_from_splice).
+// The last two are socket-to-socket connections: the accepted socket and
+// where its partner must connect (namespace, addresses) are handed to the
+// SpliceSink (the splice(2) data mover), which creates the partner socket
+// (it keeps pools of them), connects it and moves the bytes; it owns the
+// accepted socket from then on.  Without a sink (none registered, or
+// --no-splice), inbound loopback peers take the tap path like any other,
+// and -T connections are refused (RST): we never move bytes between two
+// sockets ourselves.
 #pragma once
 
 #include "core/config.hpp"
@@ -58,31 +60,32 @@ namespace passt::proto {
 
 class Tcp;
 
-// Two TCP sockets to be joined: what the forwarding layer hands over.
-struct SplicePair {
-  ports::Sock accepted;      // accepted on our listener (the initiating side)
-  ports::Sock target;        // connect() issued towards tgt.eaddr:tgt.eport
-  bool connecting = false;   // connect() is in progress: wait for ev::out, then take_error()
+// A connection to be joined socket to socket: what the forwarding layer
+// hands over.
+struct SpliceRequest {
+  ports::Sock accepted;                 // accepted on our listener (initiating side)
   core::Pif ini_pif = core::Pif::none;  // host (-t listener) or splice (-T listener)
-  core::Pif tgt_pif = core::Pif::none;  // splice (into the namespace) or host
-  core::FlowSide ini;        // oaddr:oport our listening address, eaddr:eport the peer
-  core::FlowSide tgt;        // oaddr:oport what we bound (any/0: the kernel's), eaddr:eport where to
+  core::FlowSide ini;                   // oaddr:oport our listening address, eaddr:eport the peer
+  ports::Netns tgt_ns = ports::Netns::guest;  // where the partner socket lives
+  core::Pif tgt_pif = core::Pif::none;  // splice (the namespace) or host
+  core::FlowSide tgt;                   // eaddr:eport: connect there; oaddr:oport: bind()
+                                        // first unless unspecified / 0
 };
 
-// The data mover (pasta's loopback path).  adopt() takes ownership of both
-// sockets whatever it returns: on an error it has closed them.
+// The data mover (pasta's loopback path).  start() takes the accepted
+// socket whatever it returns: false means it failed and closed it (RST).
 class SpliceSink {
  public:
   virtual ~SpliceSink() = default;
-  virtual Status adopt(const SplicePair& pair, Instant now) noexcept = 0;
+  virtual bool start(const SpliceRequest& req, Instant now) noexcept = 0;
 };
 
 struct TcpFwdStats {
   u64 listeners = 0;          // open now
   u64 accepted = 0;
   u64 to_tap = 0;             // handed to proto::Tcp
-  u64 pairs = 0;              // socket pairs handed to the SpliceSink
-  u64 refused = 0;            // closed at once (no route, no mover, connect failed)
+  u64 spliced = 0;            // handed to the SpliceSink
+  u64 refused = 0;            // closed at once (no route, no mover, mover failed)
   u64 auto_opened = 0;        // listeners opened / closed by rebind()
   u64 auto_closed = 0;
   u64 auto_failed = 0;        // binds rebind() could not do (retried)
@@ -129,8 +132,8 @@ class TcpFwd {
   void rebind_dir(Dir dir, const core::PortBitmap& map, const core::PortBitmap& rev) noexcept;
   void close_slot(u32 slot) noexcept;
   void accepted(const Listener& l, ports::Sock s, const ports::SockAddr& peer, Instant now) noexcept;
-  void pair(ports::Sock s, core::Pif ini_pif, core::Pif tgt_pif, ports::Netns ns,
-            const core::FlowSide& ini, const core::FlowSide& tgt, Instant now) noexcept;
+  void splice(ports::Sock s, core::Pif ini_pif, core::Pif tgt_pif, ports::Netns ns,
+              const core::FlowSide& ini, const core::FlowSide& tgt, Instant now) noexcept;
   void refuse(ports::Sock s) noexcept;
   u32 auto_slot(Dir dir, u16 port, bool v6) const noexcept;
 

@@ -1,6 +1,6 @@
 // proto::TcpFwd: listeners from the -t rules and -T ports, the automatic
 // directions' rebinding, and where accepted connections go (tap path,
-// socket pairs for the splice mover), against a mocked HostNet.
+// hand-offs to the splice mover), against a mocked HostNet.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -45,12 +45,12 @@ class ZeroEntropy final : public ports::Entropy {
 
 class FakeSink final : public SpliceSink {
  public:
-  Status adopt(const SplicePair& p, Instant) noexcept override {
-    pairs.push_back(p);
+  bool start(const SpliceRequest& r, Instant) noexcept override {
+    reqs.push_back(r);
     return result;
   }
-  std::vector<SplicePair> pairs;
-  Status result;
+  std::vector<SpliceRequest> reqs;
+  bool result = true;
 };
 
 InAny a4(u8 a, u8 b, u8 c, u8 d) { return InAny::from(Ipv4Addr::of(a, b, c, d)); }
@@ -420,7 +420,7 @@ TEST(TcpFwdAccept, NoSourceTheGuestCouldAnswerIsRefused) {
   EXPECT_EQ(r.fwd->stats().refused, 1u);
 }
 
-TEST(TcpFwdAccept, PastaLoopbackPeerBecomesASocketPair) {
+TEST(TcpFwdAccept, PastaLoopbackPeerGoesToTheMover) {
   Rig r;
   r.cfg.mode = core::Mode::pasta;
   r.rule(8080, 8080);
@@ -431,27 +431,29 @@ TEST(TcpFwdAccept, PastaLoopbackPeerBecomesASocketPair) {
   ASSERT_TRUE(r.fwd->open_listeners(core::fwd_maps_from(r.cfg)));
   r.guest.addr4_seen = Ipv4Addr::of(198, 51, 100, 1);
   const Sock s = r.incoming({a4(127, 0, 0, 1), 40000, 0}, {a4(127, 0, 0, 1), 8080, 0});
-  EXPECT_CALL(r.host, socket(Netns::guest, Family::v4, ports::SockType::tcp)).Times(2);
-  EXPECT_CALL(r.host, connect(_, SockAddr{a4(198, 51, 100, 1), 80, 0})).WillOnce(Return(Status{Err::in_progress}));
+  EXPECT_CALL(r.host, connect(_, _)).Times(0);  // the mover's business
   r.fwd->listen_event(1, ports::ev::in, Instant::from_nanos(1));
-  ASSERT_EQ(sink.pairs.size(), 1u);
-  const SplicePair& p = sink.pairs[0];
-  EXPECT_EQ(p.accepted, s);
-  EXPECT_TRUE(p.target.valid());
-  EXPECT_TRUE(p.connecting);
-  EXPECT_EQ(p.ini_pif, core::Pif::host);
-  EXPECT_EQ(p.tgt_pif, core::Pif::splice);
-  EXPECT_EQ(p.ini.eaddr, a4(127, 0, 0, 1));
-  EXPECT_EQ(p.tgt.eport, 80);
+  ASSERT_EQ(sink.reqs.size(), 1u);
+  const SpliceRequest& q = sink.reqs[0];
+  EXPECT_EQ(q.accepted, s);
+  EXPECT_EQ(q.ini_pif, core::Pif::host);
+  EXPECT_EQ(q.tgt_pif, core::Pif::splice);
+  EXPECT_EQ(q.tgt_ns, Netns::guest);
+  EXPECT_EQ(q.ini, (core::FlowSide{a4(127, 0, 0, 1), a4(127, 0, 0, 1), 8080, 40000}));
+  EXPECT_EQ(q.tgt.eaddr, a4(198, 51, 100, 1)) << "the namespace's address";
+  EXPECT_EQ(q.tgt.eport, 80);
+  EXPECT_TRUE(q.tgt.oaddr.is_unspecified());
   EXPECT_EQ(r.flows.active_count(), 0u) << "nothing for the tap path";
+  EXPECT_EQ(r.fwd->stats().spliced, 1u);
 
   // --host-lo-to-ns-lo: to the namespace's loopback instead.
   r.cfg.host_lo_to_ns_lo = true;
   r.incoming({a4(127, 0, 0, 1), 40001, 0}, {a4(127, 0, 0, 1), 8080, 0});
-  EXPECT_CALL(r.host, connect(_, SockAddr{a4(127, 0, 0, 1), 80, 0})).WillOnce(Return(Status{}));
+  sink.result = false;
   r.fwd->listen_event(1, ports::ev::in, Instant::from_nanos(2));
-  ASSERT_EQ(sink.pairs.size(), 2u);
-  EXPECT_FALSE(sink.pairs[1].connecting) << "connect() finished at once";
+  ASSERT_EQ(sink.reqs.size(), 2u);
+  EXPECT_EQ(sink.reqs[1].tgt.eaddr, a4(127, 0, 0, 1));
+  EXPECT_EQ(r.fwd->stats().refused, 1u) << "the mover failed";
 }
 
 TEST(TcpFwdAccept, WithoutAMoverOrWithNoSpliceLoopbackTakesTheTapPath) {
@@ -466,7 +468,7 @@ TEST(TcpFwdAccept, WithoutAMoverOrWithNoSpliceLoopbackTakesTheTapPath) {
     ASSERT_TRUE(r.fwd->open_listeners(core::fwd_maps_from(r.cfg)));
     r.incoming({a4(127, 0, 0, 1), 40000, 0}, {a4(127, 0, 0, 1), 22, 0});
     r.fwd->listen_event(1, ports::ev::in, Instant::from_nanos(1));
-    EXPECT_TRUE(sink.pairs.empty());
+    EXPECT_TRUE(sink.reqs.empty());
     EXPECT_EQ(r.flows.active_count(), 1u) << no_splice;
   }
 }
@@ -482,22 +484,33 @@ struct OutRig : Rig {
   }
 };
 
-TEST(TcpFwdAccept, NamespaceListenerConnectsToTheHostsLoopback) {
+TEST(TcpFwdAccept, NamespaceListenerGoesToTheHostsLoopback) {
   OutRig r;
   r.make();
   r.fwd->set_splice_sink(&r.sink);
   ASSERT_TRUE(r.fwd->open_listeners(core::fwd_maps_from(r.cfg)));
   const Sock s = r.incoming({a4(127, 0, 0, 2), 40000, 0}, {a4(127, 0, 0, 1), 5353, 0});
-  EXPECT_CALL(r.host, socket(Netns::host, Family::v4, ports::SockType::tcp));
-  // The same loopback address as the peer.
-  EXPECT_CALL(r.host, bind(_, SockAddr{a4(127, 0, 0, 2), 0, 0}));
-  EXPECT_CALL(r.host, connect(_, SockAddr{a4(127, 0, 0, 1), 53, 0}));
   r.fwd->listen_event(0, ports::ev::in, Instant::from_nanos(1));
-  ASSERT_EQ(r.sink.pairs.size(), 1u);
-  EXPECT_EQ(r.sink.pairs[0].accepted, s);
-  EXPECT_EQ(r.sink.pairs[0].ini_pif, core::Pif::splice);
-  EXPECT_EQ(r.sink.pairs[0].tgt_pif, core::Pif::host);
-  EXPECT_EQ(r.fwd->stats().pairs, 1u);
+  ASSERT_EQ(r.sink.reqs.size(), 1u);
+  const SpliceRequest& q = r.sink.reqs[0];
+  EXPECT_EQ(q.accepted, s);
+  EXPECT_EQ(q.ini_pif, core::Pif::splice);
+  EXPECT_EQ(q.tgt_pif, core::Pif::host);
+  EXPECT_EQ(q.tgt_ns, Netns::host);
+  // From the same loopback address as the peer, to the translated port.
+  EXPECT_EQ(q.tgt, (core::FlowSide{a4(127, 0, 0, 2), a4(127, 0, 0, 1), 0, 53}));
+}
+
+TEST(TcpFwdAccept, NamespaceListenerRefusesNonLoopbackPeers) {
+  OutRig r;
+  r.make();
+  r.fwd->set_splice_sink(&r.sink);
+  ASSERT_TRUE(r.fwd->open_listeners(core::fwd_maps_from(r.cfg)));
+  const Sock s = r.incoming({a4(192, 0, 2, 9), 40000, 0}, {a4(127, 0, 0, 1), 5353, 0});
+  EXPECT_CALL(r.host, close(s));
+  r.fwd->listen_event(0, ports::ev::in, Instant::from_nanos(1));
+  EXPECT_TRUE(r.sink.reqs.empty());
+  EXPECT_EQ(r.fwd->stats().refused, 1u);
 }
 
 TEST(TcpFwdAccept, NamespaceListenerWithoutAMoverRefuses) {
@@ -508,23 +521,6 @@ TEST(TcpFwdAccept, NamespaceListenerWithoutAMoverRefuses) {
   EXPECT_CALL(r.host, set_opt(s, SockOpt::linger_zero, 1));
   EXPECT_CALL(r.host, close(s));
   r.fwd->listen_event(0, ports::ev::in, Instant::from_nanos(1));
-  EXPECT_EQ(r.fwd->stats().refused, 1u);
-}
-
-TEST(TcpFwdAccept, FailedConnectClosesBoth) {
-  OutRig r;
-  r.make();
-  r.fwd->set_splice_sink(&r.sink);
-  ASSERT_TRUE(r.fwd->open_listeners(core::fwd_maps_from(r.cfg)));
-  const Sock s = r.incoming({InAny::from(Ipv6Addr::loopback()), 40000, 0},
-                            {InAny::from(Ipv6Addr::loopback()), 5353, 0});
-  EXPECT_CALL(r.host, socket(Netns::host, Family::v6, _));
-  EXPECT_CALL(r.host, connect(_, SockAddr{InAny::from(Ipv6Addr::loopback()), 53, 0}))
-      .WillOnce(Return(Status{Err::conn_refused}));
-  EXPECT_CALL(r.host, close(_)).Times(AnyNumber());
-  EXPECT_CALL(r.host, close(s));
-  r.fwd->listen_event(1, ports::ev::in, Instant::from_nanos(1));
-  EXPECT_TRUE(r.sink.pairs.empty());
   EXPECT_EQ(r.fwd->stats().refused, 1u);
 }
 
