@@ -154,45 +154,51 @@ Status ProcNetScanner::bound_ports(ports::Netns ns, ports::SockType type,
   for (unsigned f = 0; f < 2; f++) {
     const int d = fd(ns, proto, f);
     if (d < 0) continue;
-    if (Status s = scan_fd(d, state, out); !s && st) st = s;
+    if (Status s = scan_file(d, state, out); !s && st) st = s;
   }
   return st;
 }
 
 // Reads the file from the start, line by line through the fixed buffer: a
 // line cut by the end of one read is moved to the front and completed by
-// the next.
-Status ProcNetScanner::scan_fd(int d, u8 state, ports::PortWords out) noexcept {
+// the next.  A last line without a newline counts too (as in
+// scan_proc_net_text).
+Status ProcNetScanner::scan_file(int d, u8 state, ports::PortWords out) noexcept {
   if (::lseek(d, 0, SEEK_SET) != 0) return last_err();
   std::size_t keep = 0;      // bytes of an unfinished line at buf_[0]
   std::size_t total = 0;
   bool header = true;
   bool skipping = false;     // inside an over-long line: drop until '\n'
+  auto line = [&](std::string_view l) noexcept {
+    if (skipping) {  // the end of an over-long line (the header, maybe)
+      skipping = false;
+      header = false;
+      return;
+    }
+    if (header) {
+      header = false;
+      return;
+    }
+    u16 port = 0;
+    u8 st = 0;
+    if (parse_proc_net_line(l, &port, &st) && st == state) out[port >> 6] |= u64{1} << (port & 63);
+  };
   while (total < kMaxBytes) {
     const ssize_t r = ::read(d, buf_.data() + keep, kBuf);
     if (r < 0) {
       if (errno == EINTR) continue;
       return last_err();
     }
-    if (r == 0) break;
+    if (r == 0) {
+      if (keep > 0) line(std::string_view(buf_.data(), keep));
+      break;
+    }
     total += static_cast<std::size_t>(r);
     std::string_view data(buf_.data(), keep + static_cast<std::size_t>(r));
     std::size_t nl;
     while ((nl = data.find('\n')) != std::string_view::npos) {
-      const std::string_view line = data.substr(0, nl);
+      line(data.substr(0, nl));
       data.remove_prefix(nl + 1);
-      if (skipping) {
-        skipping = false;
-        continue;
-      }
-      if (header) {
-        header = false;
-        continue;
-      }
-      u16 port = 0;
-      u8 st = 0;
-      if (parse_proc_net_line(line, &port, &st) && st == state)
-        out[port >> 6] |= u64{1} << (port & 63);
     }
     if (data.size() > kMaxLine) {
       skipping = true;

@@ -51,12 +51,16 @@ class ProcNetScanner final : public ports::PortScan {
 
   Status bound_ports(ports::Netns ns, ports::SockType type, ports::PortWords out) noexcept override;
 
+  // One open /proc/net file (or anything in its format), read from offset
+  // 0 through the fixed buffer.  Same result as scan_proc_net_text() on the
+  // whole text when no line is longer than kMaxLine.
+  Status scan_file(int fd, u8 state, ports::PortWords out) noexcept;
+
  private:
   // [netns][tcp=0/udp=1][v4=0/v6=1]
   int& fd(ports::Netns ns, unsigned proto, unsigned fam) noexcept {
     return fds_[ns == ports::Netns::host ? 0 : 1][proto][fam];
   }
-  Status scan_fd(int fd, u8 state, ports::PortWords out) noexcept;
 
   int fds_[2][2][2] = {{{-1, -1}, {-1, -1}}, {{-1, -1}, {-1, -1}}};
   std::array<char, kBuf + kMaxLine> buf_{};

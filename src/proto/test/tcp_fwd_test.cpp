@@ -99,6 +99,7 @@ struct Rig {
     ON_CALL(host, tcp_info(_)).WillByDefault(Return(Result<ports::TcpInfo>(Err::not_supported)));
     ON_CALL(host, accept(_, _)).WillByDefault(Return(Result<Sock>(Err::again)));
     ON_CALL(host, local_addr(_)).WillByDefault(Return(Result<SockAddr>(Err::not_supported)));
+    ON_CALL(host, send_queue(_)).WillByDefault(Return(Result<std::size_t>(std::size_t{0})));
   }
   void rule(u16 first, u16 last, std::optional<InAny> addr = std::nullopt, std::string ifname = "",
             bool weak = false) {
