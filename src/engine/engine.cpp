@@ -47,10 +47,12 @@ Status Engine::open_listeners() noexcept {
 // listeners follow the new maps.
 void Engine::fwd_scan() noexcept {
   if (scan_ == nullptr || !core::fwd_auto_any(cfg_)) return;
+  // UDP outbound scans need the host's TCP ports too (UDP follows them).
   const bool out = cfg_.fwd_out.tcp.mode == core::FwdMode::automatic ||
                    cfg_.fwd_out.udp.mode == core::FwdMode::automatic;
   const bool in = cfg_.fwd_in.tcp.mode == core::FwdMode::automatic ||
                   cfg_.fwd_in.udp.mode == core::FwdMode::automatic;
+  if (!net_.tcp && !net_.udp) return;
   for (core::BoundPorts* b : {&scan_host_, &scan_ns_}) {
     b->tcp.clear();
     b->udp.clear();
