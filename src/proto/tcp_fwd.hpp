@@ -51,6 +51,7 @@
 #include "core/fwd.hpp"
 #include "core/net_info.hpp"
 #include "ports/hostnet.hpp"
+#include "proto/splice_sink.hpp"
 #include "proto/tap_out.hpp"
 #include "util/log.hpp"
 #include "util/result.hpp"
@@ -59,26 +60,6 @@
 namespace passt::proto {
 
 class Tcp;
-
-// A connection to be joined socket to socket: what the forwarding layer
-// hands over.
-struct SpliceRequest {
-  ports::Sock accepted;                 // accepted on our listener (initiating side)
-  core::Pif ini_pif = core::Pif::none;  // host (-t listener) or splice (-T listener)
-  core::FlowSide ini;                   // oaddr:oport our listening address, eaddr:eport the peer
-  ports::Netns tgt_ns = ports::Netns::guest;  // where the partner socket lives
-  core::Pif tgt_pif = core::Pif::none;  // splice (the namespace) or host
-  core::FlowSide tgt;                   // eaddr:eport: connect there; oaddr:oport: bind()
-                                        // first unless unspecified / 0
-};
-
-// The data mover (pasta's loopback path).  start() takes the accepted
-// socket whatever it returns: false means it failed and closed it (RST).
-class SpliceSink {
- public:
-  virtual ~SpliceSink() = default;
-  virtual bool start(const SpliceRequest& req, Instant now) noexcept = 0;
-};
 
 struct TcpFwdStats {
   u64 listeners = 0;          // open now
