@@ -22,6 +22,7 @@
 
 #include "app/cli.hpp"
 #include "app/net_setup.hpp"
+#include "core/fwd.hpp"
 #include "core/resolv_conf.hpp"
 #include "engine/engine.hpp"
 #include "linux/clock.hpp"
@@ -36,6 +37,7 @@
 #include "linux/pasta_ns.hpp"
 #include "linux/pcap.hpp"
 #include "linux/privileges.hpp"
+#include "linux/procnet.hpp"
 #include "linux/qemu_stream.hpp"
 #include "linux/tap_fd.hpp"
 #include "linux/tun.hpp"
@@ -361,8 +363,17 @@ int run(Runtime& rt, int, char**) {
   proto::TcpOptions tcp_opt;
   tcp_opt.frames_per_peek = pasta ? 1 : 128;  // upstream: one frame per peek in pasta
   engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, engine::Sizing{}, tcp_opt);
-  // -t listeners: before daemonising, so that a bind failure is reported
-  // and fails the launch (the message is logged by the engine).
+  // pasta "auto" forwarding reads the bound ports of both namespaces.
+  std::optional<os::ProcNetScanner> port_scan;
+  if (pasta && core::fwd_auto_any(cfg)) {
+    port_scan.emplace();
+    if (auto s = port_scan->open(&*runner); !s)
+      LOG_WARN("Can't read the namespace's bound ports: %s", err_name(s.err()));
+    eng.set_port_scan(&*port_scan);
+  }
+  // Forwarding listeners (and the first automatic scan): before
+  // daemonising, so that a bind failure is reported and fails the launch
+  // (the message is logged by the engine).
   if (auto s = eng.open_listeners(); !s) return 1;
   ports::EventSink* sink = &eng;
   std::optional<os::PcapEventSink> pcap_sink;

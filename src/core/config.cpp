@@ -29,6 +29,14 @@ bool PortBitmap::any() const noexcept {
   return false;
 }
 
+void PortBitmap::merge(const PortBitmap& o) noexcept {
+  for (std::size_t i = 0; i < kWords; i++) w_[i] |= o.w_[i];
+}
+
+void PortBitmap::remove(const PortBitmap& o) noexcept {
+  for (std::size_t i = 0; i < kWords; i++) w_[i] &= ~o.w_[i];
+}
+
 void PortFwd::set_delta(u16 port, u16 d) {
   if (delta_.empty()) {
     if (d == 0) return;

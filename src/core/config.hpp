@@ -121,10 +121,18 @@ class PortBitmap {
   void clear() noexcept { w_ = {}; }
   std::size_t count() const noexcept;
   bool any() const noexcept;
+  // this |= o, this &= ~o (whole-map operations of the automatic scans).
+  void merge(const PortBitmap& o) noexcept;
+  void remove(const PortBitmap& o) noexcept;
+  // The raw words, bit (port & 63) of word (port >> 6): what
+  // ports::PortScan fills.
+  static constexpr std::size_t kWords = 65536 / 64;
+  std::span<u64, kWords> words() noexcept { return std::span<u64, kWords>(w_); }
+  std::span<const u64, kWords> words() const noexcept { return std::span<const u64, kWords>(w_); }
   bool operator==(const PortBitmap&) const noexcept = default;
 
  private:
-  std::array<u64, 65536 / 64> w_{};
+  std::array<u64, kWords> w_{};
 };
 
 // An inclusive range of port numbers, first <= last.

@@ -33,9 +33,48 @@ Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports p
       flows_(sizing.flows, random_key(ports.entropy)),
       timers_(sizing.flows + kGlobalTimers),
       reaper_(sizing.flows),
-      tcp_(cfg, net, ports.net, ports.entropy, out_, guest_, flows_, timers_, reaper_, tcp) {}
+      tcp_(cfg, net, ports.net, ports.entropy, out_, guest_, flows_, timers_, reaper_, tcp),
+      tcp_fwd_(cfg, net, ports.net, tcp_, guest_, tcp.accepts_per_event),
+      fwd_maps_(core::fwd_maps_from(cfg)) {}
 
-Status Engine::open_listeners() noexcept { return tcp_.open_listeners(); }
+Status Engine::open_listeners() noexcept {
+  fwd_scan();
+  return tcp_fwd_.open_listeners(fwd_maps_);
+}
+
+// One automatic forwarding scan (pasta "auto"): the host's bound ports for
+// the outbound directions, the namespace's for the inbound ones, then the
+// listeners follow the new maps.
+void Engine::fwd_scan() noexcept {
+  if (scan_ == nullptr || !core::fwd_auto_any(cfg_)) return;
+  // UDP outbound scans need the host's TCP ports too (UDP follows them).
+  const bool out = cfg_.fwd_out.tcp.mode == core::FwdMode::automatic ||
+                   cfg_.fwd_out.udp.mode == core::FwdMode::automatic;
+  const bool in = cfg_.fwd_in.tcp.mode == core::FwdMode::automatic ||
+                  cfg_.fwd_in.udp.mode == core::FwdMode::automatic;
+  if (!net_.tcp && !net_.udp) return;
+  for (core::BoundPorts* b : {&scan_host_, &scan_ns_}) {
+    b->tcp.clear();
+    b->udp.clear();
+  }
+  using ports::Netns;
+  using ports::SockType;
+  if (out) {
+    (void)scan_->bound_ports(Netns::host, SockType::tcp, scan_host_.tcp.words());
+    if (cfg_.fwd_out.udp.mode == core::FwdMode::automatic)
+      (void)scan_->bound_ports(Netns::host, SockType::udp, scan_host_.udp.words());
+  }
+  if (in) {
+    (void)scan_->bound_ports(Netns::guest, SockType::tcp, scan_ns_.tcp.words());
+    if (cfg_.fwd_in.udp.mode == core::FwdMode::automatic)
+      (void)scan_->bound_ports(Netns::guest, SockType::udp, scan_ns_.udp.words());
+  }
+  const unsigned changed = core::fwd_auto_update(cfg_, scan_host_, scan_ns_, fwd_maps_);
+  if ((changed & (core::fwd_changed::tcp_in | core::fwd_changed::tcp_out)) != 0)
+    tcp_fwd_.rebind(fwd_maps_);
+  // UDP listeners follow fwd_maps_ (udp_in / udp_out) once UDP forwarding
+  // lands.
+}
 
 u32 Engine::random_u32() noexcept {
   std::array<u8, 4> b{};
@@ -47,6 +86,9 @@ void Engine::start(Instant now) noexcept {
   // RA timer: the first expiry only schedules the next (as passt).
   if (net_.v6.enabled && net_.ndp && net_.ra)
     timers_.set(timer_id(kTimerRa), now + proto::ndp_ra_interval(random_u32()));
+  // Upstream scans from its 1 s protocol timers.
+  if (scan_ != nullptr && core::fwd_auto_any(cfg_))
+    timers_.set(timer_id(kTimerFwdScan), now + Duration::seconds(1));
 }
 
 void Engine::on_tap_frames(std::span<const Bytes> frames, Instant now) noexcept {
@@ -67,7 +109,7 @@ void Engine::on_socket_event(u64 ref, u32 events, Instant now) noexcept {
   const core::EpollRef r = core::EpollRef::unpack(ref);
   switch (r.type) {
     case core::RefType::tcp: tcp_.sock_event(r.sidx(), events, now); return;
-    case core::RefType::tcp_listen: tcp_.listen_event(r.data, events, now); return;
+    case core::RefType::tcp_listen: tcp_fwd_.listen_event(r.data, events, now); return;
     default: return;  // no owner (yet): other protocols add theirs
   }
 }
@@ -81,6 +123,9 @@ void Engine::on_deadline(Instant now) noexcept {
       if (!ra_first_ && proto::ndp_send_unsolicited_ra(ctx_)) stats_.ra_unsolicited++;
       ra_first_ = false;
       timers_.set(id, now + proto::ndp_ra_interval(random_u32()));
+    } else if (id == timer_id(kTimerFwdScan)) {
+      fwd_scan();
+      timers_.set(id, now + Duration::seconds(1));
     } else if (id < sizing_.flows && flows_.at(core::FlowIdx{id}).type == core::FlowType::tcp &&
                flows_.at(core::FlowIdx{id}).state == core::FlowState::active) {
       tcp_.timer(core::FlowIdx{id}, now);

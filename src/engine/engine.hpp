@@ -25,12 +25,15 @@
 #include "core/config.hpp"
 #include "core/deadline_heap.hpp"
 #include "core/flow_table.hpp"
+#include "core/fwd.hpp"
 #include "core/net_info.hpp"
+#include "ports/port_scan.hpp"
 #include "ports/ports.hpp"
 #include "proto/context.hpp"
 #include "proto/flow_reaper.hpp"
 #include "proto/tap_out.hpp"
 #include "proto/tcp.hpp"
+#include "proto/tcp_fwd.hpp"
 #include "util/log.hpp"
 #include "wire/frame.hpp"
 
@@ -64,8 +67,12 @@ class Engine final : public ports::EventSink {
 
   // Schedules the start-up timers.  Call once, before the first event.
   void start(Instant now) noexcept;
-  // Binds the -t listeners (see proto::Tcp::open_listeners).  Call once,
-  // before the first event; an error is fatal at start-up.
+  // pasta "auto" forwarding: where bound ports are read from (every second,
+  // core::fwd_auto_update).  Before open_listeners(); nullptr: no scans.
+  void set_port_scan(ports::PortScan* scan) noexcept { scan_ = scan; }
+  // Runs the first port scan and opens the forwarding listeners (see
+  // proto::TcpFwd::open_listeners).  Call once, before the first event; an
+  // error is fatal at start-up (already logged).
   Status open_listeners() noexcept;
 
   // ports::EventSink
@@ -81,11 +88,15 @@ class Engine final : public ports::EventSink {
   const core::FlowTable& flows() const noexcept { return flows_; }
   const proto::TapOut& tap_out() const noexcept { return out_; }
   const proto::Tcp& tcp() const noexcept { return tcp_; }
+  const proto::TcpFwd& tcp_fwd() const noexcept { return tcp_fwd_; }
+  proto::TcpFwd& tcp_fwd() noexcept { return tcp_fwd_; }
+  // The ports forwarded right now (automatic directions follow the scans).
+  const core::FwdMaps& fwd_maps() const noexcept { return fwd_maps_; }
   const core::DeadlineHeap& timers() const noexcept { return timers_; }
 
  private:
   // Timer ids above the flow indices.
-  enum GlobalTimer : u32 { kTimerRa = 0, kGlobalTimers };
+  enum GlobalTimer : u32 { kTimerRa = 0, kTimerFwdScan, kGlobalTimers };
   u32 timer_id(GlobalTimer t) const noexcept { return sizing_.flows + t; }
 
   void handle_frame(Bytes frame, Instant now) noexcept;
@@ -93,8 +104,9 @@ class Engine final : public ports::EventSink {
   void handle_ipv4(const wire::Frame& f, Instant now) noexcept;
   void handle_ipv6(const wire::Frame& f, Instant now) noexcept;
   u32 random_u32() noexcept;
+  void fwd_scan() noexcept;
 
-  [[maybe_unused]] const core::Config& cfg_;  // forwarding tables (TCP, UDP)
+  const core::Config& cfg_;  // forwarding tables (TCP, UDP)
   const core::NetInfo& net_;
   ports::Ports ports_;
   Sizing sizing_;
@@ -105,6 +117,11 @@ class Engine final : public ports::EventSink {
   core::DeadlineHeap timers_;
   proto::FlowReaper reaper_;
   proto::Tcp tcp_;
+  proto::TcpFwd tcp_fwd_;
+  ports::PortScan* scan_ = nullptr;
+  core::FwdMaps fwd_maps_;
+  core::BoundPorts scan_host_;  // scratch for fwd_scan()
+  core::BoundPorts scan_ns_;
   bool ra_first_ = true;
   RateLimit frag_warn_{Duration::seconds(10)};
   Stats stats_;

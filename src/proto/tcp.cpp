@@ -56,11 +56,6 @@ u32 seg_len(u8 flags, std::size_t payload) noexcept {
 
 }  // namespace
 
-struct Tcp::Listener {
-  Sock sock;
-  u16 port = 0;
-};
-
 struct Tcp::Seg {
   Seq seq;
   Seq ack;
@@ -119,7 +114,6 @@ Tcp::Tcp(const core::Config& cfg, const core::NetInfo& net, ports::HostNet& host
 
 Tcp::~Tcp() {
   out_.set_drop_observer(nullptr);
-  std::free(listeners_);
   std::free(segs_);
   std::free(groups_);
   std::free(bufs_);
@@ -161,10 +155,6 @@ Seq Tcp::isn(const FlowSide& s, Instant now) const noexcept {
   return Seq{static_cast<u32>((v >> 32) ^ v) + tick};
 }
 
-ports::Sock Tcp::listener_sock(u32 i) const noexcept {
-  return i < nlisteners_ ? listeners_[i].sock : Sock{};
-}
-
 bool Tcp::is_local(const InAny& t) const noexcept {
   if (t.is_loopback()) return true;
   if (t.is_v4()) return net_.v4.enabled && t.v4() == net_.v4.addr;
@@ -188,130 +178,24 @@ void Tcp::low_rtt_note(const Flow& f, TcpConn& c, const ports::TcpInfo& info) no
   low_rtt_next_ = (low_rtt_next_ + 1) % kTcpLowRttEntries;
 }
 
-// --- listeners ------------------------------------------------------------------------
+// --- connections from our listeners (proto::TcpFwd) ------------------------------------
 
-Status Tcp::open_listeners() noexcept {
-  const core::PortFwd& fwd = cfg_.fwd_in.tcp;
-  if (!net_.tcp) return {};
-  std::size_t want = 0;
-  for (const core::PortBindRule& r : fwd.rules)
-    for (const core::PortRun& run : r.ports) want += 2u * (static_cast<std::size_t>(run.last) - run.first + 1);
-  std::free(listeners_);
-  listeners_ = alloc_array<Listener>(want);
-  nlisteners_ = 0;
-
-  auto listen_one = [&](ports::Family fam, const InAny& addr, bool v6only, const std::string& ifname,
-                        u16 port) noexcept -> Status {
-    auto s = host_.socket(ports::Netns::host, fam, ports::SockType::tcp);
-    if (!s) return s.err();
-    Status st;
-    (void)host_.set_opt(*s, ports::SockOpt::reuseaddr, 1);
-    if (fam == ports::Family::v6) st = host_.set_opt(*s, ports::SockOpt::v6only, v6only ? 1 : 0);
-    if (st && !ifname.empty()) st = host_.bind_to_device(*s, ifname);
-    if (st) st = host_.bind(*s, SockAddr{addr, port, 0});
-    if (st) st = host_.listen(*s, 128);
-    if (st) {
-      const u32 li = nlisteners_;
-      st = host_.watch(*s, ev::in, core::EpollRef{core::RefType::tcp_listen, li}.pack());
-      if (st) {
-        listeners_[nlisteners_++] = Listener{*s, port};
-        stats_.listeners++;
-        return {};
-      }
-    }
-    host_.close(*s);
-    return st;
-  };
-
-  for (const core::PortBindRule& r : fwd.rules) {
-    std::size_t bound = 0;
-    Err first_err = Err::none;
-    u16 first_port = 0;
-    for (const core::PortRun& run : r.ports) {
-      for (u32 p = run.first; p <= run.last; p++) {
-        const u16 port = static_cast<u16>(p);
-        Status st;
-        if (r.addr) {
-          const bool v4 = r.addr->is_v4();
-          if ((v4 && !net_.v4.enabled) || (!v4 && !net_.v6.enabled)) continue;
-          st = listen_one(v4 ? ports::Family::v4 : ports::Family::v6, *r.addr, !v4, r.ifname, port);
-        } else if (net_.v4.enabled && net_.v6.enabled) {
-          // One dual-stack socket if we can, else one per family.
-          st = listen_one(ports::Family::v6, InAny::from(Ipv6Addr::any()), false, r.ifname, port);
-          if (!st) {
-            Status s4 = listen_one(ports::Family::v4, InAny::from(Ipv4Addr::any()), false, r.ifname, port);
-            Status s6 = listen_one(ports::Family::v6, InAny::from(Ipv6Addr::any()), true, r.ifname, port);
-            st = s4 ? s4 : s6;
-          }
-        } else if (net_.v4.enabled) {
-          st = listen_one(ports::Family::v4, InAny::from(Ipv4Addr::any()), false, r.ifname, port);
-        } else if (net_.v6.enabled) {
-          st = listen_one(ports::Family::v6, InAny::from(Ipv6Addr::any()), true, r.ifname, port);
-        } else {
-          continue;
-        }
-        if (st) {
-          bound++;
-        } else if (first_err == Err::none) {
-          first_err = st.err();
-          first_port = port;
-        }
-        if (!st && !r.weak) {
-          LOG_ERR("Failed to bind port %u (%s) for option '-%c %s', exiting", port,
-                  err_name(st.err()), r.option, r.spec.c_str());
-          return st.err();
-        }
-      }
-    }
-    if (r.weak && bound == 0 && first_err != Err::none) {
-      LOG_ERR("Failed to bind any port for '-%c %s' (port %u: %s), exiting", r.option,
-              r.spec.c_str(), first_port, err_name(first_err));
-      return first_err;
-    }
-  }
-  return {};
-}
-
-void Tcp::listen_event(u32 li, u32 events, Instant now) noexcept {
+void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tap, Instant now) noexcept {
   now_ = now;
-  if (li >= nlisteners_ || (events & ev::in) == 0) return;
-  const Listener& l = listeners_[li];
-  for (u32 n = 0; n < opt_.accepts_per_event; n++) {
-    SockAddr peer;
-    auto s = host_.accept(l.sock, &peer);
-    if (!s) {
-      if (s.err() != Err::again) LOG_DEBUG("TCP: accept on port %u: %s", l.port, err_name(s.err()));
-      return;
-    }
-    accept_one(li, *s, peer, now);
-  }
-}
-
-void Tcp::accept_one(u32 li, Sock s, const SockAddr& peer, Instant now) noexcept {
-  const bool v4 = peer.addr.is_v4();
-  auto refuse = [&](bool rst) noexcept {
-    if (rst) (void)host_.set_opt(s, ports::SockOpt::linger_zero, 1);
+  const bool v4 = tap.eaddr.is_v4();
+  const SockAddr peer{ini.eaddr, ini.eport, 0};
+  auto refuse = [&]() noexcept {
+    (void)host_.set_opt(s, ports::SockOpt::linger_zero, 1);
     host_.close(s);
   };
-  if ((v4 && !net_.v4.enabled) || (!v4 && !net_.v6.enabled)) return refuse(true);
-  const std::optional<InAny> src = core::fwd_nat_from_host(net_, peer.addr, guest_.addr4_seen, guest_.addr6_seen);
-  if (!src) return refuse(true);
-  const bool ll = !v4 && src->v6().is_link_local();
-  const InAny dst = core::fwd_guest_addr(net_, !v4, ll, guest_.addr4_seen, guest_.addr6_seen,
-                                         guest_.addr6_ll_seen);
-  const Listener& l = listeners_[li];
-  auto local = host_.local_addr(s);
-  SockAddr la = local ? *local : SockAddr{InAny{}, l.port, 0};
-
   auto fi = flows_.alloc(core::L4::tcp);
   if (!fi) {
     stats_.table_full++;
     if (full_warn_.allow(now)) LOG_WARN("TCP: flow table full, refusing a connection");
-    return refuse(true);
+    return refuse();
   }
   const FlowIdx i = *fi;
-  flows_.set_ini(i, Pif::host, FlowSide{la.addr, peer.addr, la.port, peer.port});
-  const FlowSide tap{*src, dst, peer.port, cfg_.fwd_in.tcp.target(l.port)};
+  flows_.set_ini(i, Pif::host, ini);
   flows_.set_tgt(i, Pif::tap, tap);
   TcpConn& c = flows_.set_type<TcpConn>(i, core::FlowType::tcp);
   flows_.activate(i);

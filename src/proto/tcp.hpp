@@ -22,7 +22,8 @@
 //    take, with passt's fallbacks.
 //  * Handshakes: a guest SYN becomes a non-blocking connect(), answered with
 //    SYN+ACK once it completes (or RST+ACK if it fails); a connection
-//    accepted on a -t listener becomes a SYN to the guest.  FIN and RST are
+//    accepted on a -t listener (proto/tcp_fwd.hpp owns the listeners)
+//    becomes a SYN to the guest.  FIN and RST are
 //    relayed both ways (shutdown(SHUT_WR), SO_LINGER {1,0} + close()).
 //  * Timers, one deadline per flow in the engine's heap: ACK to the guest
 //    due (10 ms), handshake retransmission and timeout (2 s steps, 10 s),
@@ -34,10 +35,8 @@
 // (tap_batch_end), so that one send() carries a flow's whole batch.
 //
 // Limits (all sized at construction): the flow table (a SYN beyond it gets
-// RST+ACK), the listener table (from the -t rules), segments and flows per
-// tap batch (a full table is processed early), frames per peek, accepts per
-// listener event.  Nothing allocates after construction and
-// open_listeners().
+// RST+ACK), segments and flows per tap batch (a full table is processed
+// early), frames per peek.  Nothing allocates after construction.
 #pragma once
 
 #include "core/config.hpp"
@@ -77,7 +76,7 @@ struct TcpOptions {
   u32 frames_per_peek = 128;   // passt 128, pasta 1
   u32 max_batch_segs = 1024;   // guest segments collected per tap batch
   u32 max_batch_flows = 128;   // flows per tap batch (passt's TAP_SEQS)
-  u32 accepts_per_event = 16;  // accept() calls per listener event
+  u32 accepts_per_event = 16;  // accept() calls per listener event (proto::TcpFwd)
   bool set_bufs = true;        // raise SO_SNDBUF/SO_RCVBUF (upstream: unless low_wmem/rmem)
   // Find out whether a guest's destination is one of the host's addresses by
   // binding a scratch socket to it (upstream's test; bind() succeeding or
@@ -116,7 +115,6 @@ struct TcpStats {
   u64 fin_timeouts = 0;
   u64 idle_timeouts = 0;
   u64 ack_lagging = 0;      // ACKs sent behind seq_from_tap (bytes_acked mirroring)
-  u64 listeners = 0;
 };
 
 class Tcp final : public TapDropObserver {
@@ -128,12 +126,6 @@ class Tcp final : public TapDropObserver {
   Tcp(const Tcp&) = delete;
   Tcp& operator=(const Tcp&) = delete;
 
-  // Binds the -t listeners (core::Config::fwd_in.tcp).  A strict rule's
-  // failure is an error ("Failed to bind port ..."); a weak rule's failures
-  // are tolerated unless none of its ports bound.  Allocates the listener
-  // table; call once, before the first event.
-  Status open_listeners() noexcept;
-
   // --- tap side ---------------------------------------------------------------
   // One TCP segment from the guest (checksums already verified).  Segments
   // of existing connections are collected until tap_batch_end().
@@ -142,7 +134,12 @@ class Tcp final : public TapDropObserver {
 
   // --- host side ---------------------------------------------------------------
   void sock_event(core::FlowSidx s, u32 events, Instant now) noexcept;
-  void listen_event(u32 listener, u32 events, Instant now) noexcept;
+  // A connection accepted on a -t listener goes to the guest: `ini` is the
+  // host side (oaddr:oport our listening address, eaddr:eport the peer),
+  // `tgt` the tap side from core::fwd_nat_from_host().  Takes the socket
+  // (closed with RST if the flow table is full).
+  void accept_from_host(ports::Sock s, const core::FlowSide& ini, const core::FlowSide& tgt,
+                        Instant now) noexcept;
   // The flow's deadline passed.
   void timer(core::FlowIdx i, Instant now) noexcept;
 
@@ -150,15 +147,12 @@ class Tcp final : public TapDropObserver {
   void on_tap_dropped(u64 tag) noexcept override;
 
   const TcpStats& stats() const noexcept { return stats_; }
-  u32 listener_count() const noexcept { return nlisteners_; }
-  ports::Sock listener_sock(u32 i) const noexcept;
   // Our MSS towards the guest for the family (from the MTU).
   u16 our_mss(bool v6) const noexcept;
   // The ISN we would pick for this tap-side 4-tuple at `now` (RFC 6528).
   Seq isn(const core::FlowSide& tap_side, Instant now) const noexcept;
 
  private:
-  struct Listener;
   struct Seg;
   struct Group;
 
@@ -173,7 +167,6 @@ class Tcp final : public TapDropObserver {
 
   // host side
   void connect_done(core::FlowIdx i, core::Flow& f, TcpConn& c, u32 events, Instant now) noexcept;
-  void accept_one(u32 li, ports::Sock s, const ports::SockAddr& peer, Instant now) noexcept;
   void data_from_sock(core::FlowIdx i, core::Flow& f, TcpConn& c, Instant now) noexcept;
 
   // output
@@ -216,9 +209,6 @@ class Tcp final : public TapDropObserver {
   TcpOptions opt_;
   SipKey isn_key_;
   Instant now_{};  // the current event's time (for the drop observer)
-
-  Listener* listeners_ = nullptr;
-  u32 nlisteners_ = 0;
 
   Seg* segs_ = nullptr;
   Group* groups_ = nullptr;

@@ -410,7 +410,7 @@ TEST(EngineTcp, InboundConnectionBecomesSynToTheGuest) {
   cfg.fwd_in.tcp.set_delta(8080, static_cast<u16>(80 - 8080));
   TcpRig r(rig_net(), cfg);
   ASSERT_TRUE(r.listen_status);
-  EXPECT_EQ(r.eng().tcp().listener_count(), 1u) << "one dual-stack socket";
+  EXPECT_EQ(r.eng().tcp_fwd().stats().listeners, 1u) << "one dual-stack socket";
   PeerSpec client = peer(PeerKind::client, 10);
   client.stream = 5;
   client.verify = true;
@@ -519,7 +519,7 @@ TEST(EngineTcp, WeakListenerFailuresAreTolerated) {
   cfg.fwd_in.tcp.rules.push_back(all);
   TcpRig r(rig_net(), cfg);
   EXPECT_TRUE(r.listen_status);
-  EXPECT_EQ(r.eng().tcp().listener_count(), 5u);
+  EXPECT_EQ(r.eng().tcp_fwd().stats().listeners, 5u);
 }
 
 TEST(EngineTcp, IsnDependsOnTupleAndTime) {
