@@ -27,6 +27,10 @@ constexpr int kSynRetries = 6;
 constexpr Duration kSlowTick = Duration::millis(10);
 constexpr std::size_t kMaxUdp4 = 65507;
 constexpr std::size_t kMaxUdp6 = 65527;
+// A ping socket's message includes the 8-byte ICMP header: IPv4 total
+// length minus the IP header; IPv6 payload length (no jumbograms).
+constexpr std::size_t kMaxPing4 = 65515;
+constexpr std::size_t kMaxPing6 = 65535;
 constexpr u64 kTraceSockEv = 0x5345;
 // Segments in flight per direction: bounds the event queue whatever the
 // application's write pattern (the kernel's congestion window plays this role).
@@ -1677,7 +1681,8 @@ Result<std::size_t> SimHostNet::send_batch(Sock s, std::span<const ports::SendSl
   std::size_t sent = 0;
   for (const ports::SendSlot& m : msgs) {
     const std::size_t len = iov_total(m.iov);
-    const std::size_t limit = r->fam == Family::v4 ? kMaxUdp4 : kMaxUdp6;
+    const std::size_t limit = r->type == SockType::ping ? (r->fam == Family::v4 ? kMaxPing4 : kMaxPing6)
+                                                        : (r->fam == Family::v4 ? kMaxUdp4 : kMaxUdp6);
     Err err = Err::none;
     if (len > limit || len > kScratch) err = Err::msg_size;
     else if (m.to == nullptr && !r->has_remote) err = Err::not_connected;

@@ -36,6 +36,7 @@
 #include "linux/netns_watch.hpp"
 #include "linux/pasta_ns.hpp"
 #include "linux/pcap.hpp"
+#include "linux/ping_group.hpp"
 #include "linux/privileges.hpp"
 #include "linux/procnet.hpp"
 #include "linux/qemu_stream.hpp"
@@ -417,6 +418,17 @@ int run(Runtime& rt, int, char**) {
         return fail("Can't change user/group to %u/%u: %s", target->uid, target->gid,
                     err_name(s.err()));
     }
+  }
+
+  // --- ICMP: can we open ping sockets (net.ipv4.ping_group_range)? ---------------------
+  // Checked with our final identity, before daemonising.  Only a notice:
+  // proto::Icmp warns (once) when the guest actually pings, as upstream
+  // does, so that --quiet users who never ping (podman) see nothing.  The
+  // probe asks the kernel; the sysctl is read for the text.
+  if (net.icmp && (net.v4.enabled || net.v6.enabled)) {
+    const Status probe = os::probe_ping_socket(!net.v4.enabled);
+    if (!probe)
+      LOG_INFO("%s", os::ping_socket_warning(probe.err(), os::check_ping_group_range()).c_str());
   }
 
   // --- Become a daemon once ready ------------------------------------------------------

@@ -19,11 +19,14 @@ SipKey random_key(ports::Entropy& e) noexcept {
 
 constexpr u8 kIcmpv6RouterSolicitation = 133;
 constexpr u8 kIcmpv6Redirect = 137;
+constexpr u8 kIcmpv6EchoRequest = 128;
+constexpr u8 kIcmpv6EchoReply = 129;
 
 }  // namespace
 
 Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports ports,
-               const Sizing& sizing, const proto::TcpOptions& tcp)
+               const Sizing& sizing, const proto::TcpOptions& tcp,
+               const proto::IcmpOptions& icmp)
     : cfg_(cfg),
       net_(net),
       ports_(ports),
@@ -35,7 +38,8 @@ Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports p
       reaper_(sizing.flows),
       tcp_(cfg, net, ports.net, ports.entropy, out_, guest_, flows_, timers_, reaper_, tcp),
       tcp_fwd_(cfg, net, ports.net, tcp_, guest_, tcp.accepts_per_event),
-      fwd_maps_(core::fwd_maps_from(cfg)) {}
+      fwd_maps_(core::fwd_maps_from(cfg)),
+      icmp_(net, ports.net, out_, guest_, flows_, timers_, reaper_, icmp) {}
 
 Status Engine::open_listeners() noexcept {
   fwd_scan();
@@ -110,6 +114,7 @@ void Engine::on_socket_event(u64 ref, u32 events, Instant now) noexcept {
   switch (r.type) {
     case core::RefType::tcp: tcp_.sock_event(r.sidx(), events, now); return;
     case core::RefType::tcp_listen: tcp_fwd_.listen_event(r.data, events, now); return;
+    case core::RefType::ping: icmp_.sock_event(r.sidx(), events, now); return;
     default: return;  // no owner (yet): other protocols add theirs
   }
 }
@@ -131,6 +136,9 @@ void Engine::on_deadline(Instant now) noexcept {
       tcp_.timer(core::FlowIdx{id}, now);
       // A handler leaves its deadline in the future or clears it; guard the
       // loop against one that does not.
+      if (timers_.contains(id) && timers_.get(id) <= now) timers_.set(id, now + Duration::millis(1));
+    } else if (id < sizing_.flows && proto::ping_flow_of(flows_.at(core::FlowIdx{id})) != nullptr) {
+      icmp_.timer(core::FlowIdx{id}, now);  // closes the flow or moves its deadline ahead
       if (timers_.contains(id) && timers_.get(id) <= now) timers_.set(id, now + Duration::millis(1));
     } else {
       timers_.clear(id);
@@ -217,7 +225,11 @@ void Engine::handle_ipv4(const wire::Frame& f, Instant now) noexcept {
       stats_.frames_dropped++;
     return;
   }
-  stats_.frames_dropped++;  // ICMP, UDP and TCP arrive with their handlers
+  if (f.l4 == wire::L4::icmp) {
+    if (!net_.icmp || !icmp_.tap_echo(f, now)) stats_.frames_dropped++;
+    return;
+  }
+  stats_.frames_dropped++;  // UDP arrives with its handler
 }
 
 void Engine::handle_ipv6(const wire::Frame& f, Instant now) noexcept {
@@ -232,6 +244,10 @@ void Engine::handle_ipv6(const wire::Frame& f, Instant now) noexcept {
         stats_.ndp_replies++;
       else
         stats_.frames_dropped++;
+      return;
+    }
+    if (type == kIcmpv6EchoRequest || type == kIcmpv6EchoReply) {
+      if (!net_.icmp || !icmp_.tap_echo(f, now)) stats_.frames_dropped++;
       return;
     }
   }

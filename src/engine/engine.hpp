@@ -7,8 +7,8 @@
 // engine parses each frame once (wire::parse_frame), learns the guest's MAC
 // and addresses from it, and hands it to the one protocol handler that owns
 // it: ARP, DHCP (UDP to port 67), NDP (ICMPv6 133-136), DHCPv6 (UDP to 547),
-// TCP (proto::Tcp, through the flow table), and, as they land, ICMP echo and
-// UDP.  Frames whose checksums do not verify are dropped before anything is
+// TCP (proto::Tcp, through the flow table), ICMP/ICMPv6 echo (proto::Icmp,
+// ping sockets), and, as it lands, UDP.  Frames whose checksums do not verify are dropped before anything is
 // learnt from them.  Socket readiness carries a core::EpollRef naming the
 // owner (a flow side or a listener).  TCP segments of one tap batch are
 // handed over together at the end of the batch, so a flow's data is written
@@ -31,6 +31,7 @@
 #include "ports/ports.hpp"
 #include "proto/context.hpp"
 #include "proto/flow_reaper.hpp"
+#include "proto/icmp.hpp"
 #include "proto/tap_out.hpp"
 #include "proto/tcp.hpp"
 #include "proto/tcp_fwd.hpp"
@@ -60,7 +61,8 @@ struct Stats {
 class Engine final : public ports::EventSink {
  public:
   Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports ports,
-         const Sizing& sizing, const proto::TcpOptions& tcp = {});
+         const Sizing& sizing, const proto::TcpOptions& tcp = {},
+         const proto::IcmpOptions& icmp = {});
   ~Engine() override = default;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -92,6 +94,7 @@ class Engine final : public ports::EventSink {
   proto::TcpFwd& tcp_fwd() noexcept { return tcp_fwd_; }
   // The ports forwarded right now (automatic directions follow the scans).
   const core::FwdMaps& fwd_maps() const noexcept { return fwd_maps_; }
+  const proto::Icmp& icmp() const noexcept { return icmp_; }
   const core::DeadlineHeap& timers() const noexcept { return timers_; }
 
  private:
@@ -122,6 +125,7 @@ class Engine final : public ports::EventSink {
   core::FwdMaps fwd_maps_;
   core::BoundPorts scan_host_;  // scratch for fwd_scan()
   core::BoundPorts scan_ns_;
+  proto::Icmp icmp_;
   bool ra_first_ = true;
   RateLimit frag_warn_{Duration::seconds(10)};
   Stats stats_;
