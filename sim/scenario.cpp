@@ -1,6 +1,7 @@
 #include "sim/scenario.hpp"
 
 #include "sim/echo_scenario.hpp"
+#include "sim/icmp_scenario.hpp"
 #include "sim/services_scenario.hpp"
 #include "sim/tcp_scenario.hpp"
 
@@ -25,6 +26,7 @@ Registry& registry() noexcept {
     r.entries[r.n++] = echo_scenario_entry();
     r.entries[r.n++] = services_scenario_entry();
     r.entries[r.n++] = tcp_scenario_entry();
+    r.entries[r.n++] = icmp_scenario_entry();
   }
   return r;
 }
