@@ -42,6 +42,10 @@
 // passes, the flow is either closed or its deadline moved to 60 s after
 // the last request.
 //
+// Permission: when socket() is refused (net.ipv4.ping_group_range excludes
+// our group), the first such request logs one warning and later ones are
+// dropped quietly; every new flow tries again.
+//
 // Limits: the flow table (a request that needs a new flow when it is full
 // is dropped and logged, rate-limited), replies read per socket event
 // (IcmpOptions::replies_per_event; the socket is level-triggered, so the
