@@ -115,8 +115,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   sim::World w(1, 1 << 12);
   sim::HostNetConfig hc;
+  // Small: the model preallocates every buffer, per input.
   hc.max_sockets = 16;
+  hc.max_conns = 1;
   hc.max_dgram_socks = 16;
+  hc.max_services = 8;
+  hc.buf_cap = 16384;
+  hc.rcvbuf_default = 16384;
+  hc.sndbuf_default = 16384;
+  hc.dgram_queue = 16;
   sim::SimHostNet host(w, hc);
   (void)host.add_ping_host(ports::Netns::host, target(false, 0), Duration::micros(100));
   (void)host.add_ping_host(ports::Netns::host, target(true, 0), Duration::micros(100));
