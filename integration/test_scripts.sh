@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Scripted frame tests (docs/scripts.md) against the real binaries: every
+# script in integration/scripts/ that is neither sim-only nor pending, in
+# each mode it allows (passt over its UNIX socket, pasta over a tap in a
+# namespace the runner creates), with host-side actions on real sockets in
+# this outer namespace.  The same scripts run in the simulator under
+# `ctest -L sim` (sim_scripts).
+#
+# SCRIPT_TOLERANCE (seconds, default 0.05) sets the timing tolerance;
+# SCRIPT_ARGS adds runner options (e.g. "--trace --debug").
+. "$(dirname "$0")/lib/common.sh"
+enter_outer_ns "$@"
+. "$IT_DIR/lib/passt.sh"
+select_binaries
+
+RUNNER=$BUILD/sim/script_real
+[ -x "$RUNNER" ] || fail "$RUNNER not built"
+[ "$REFERENCE" = 1 ] && skip "the scripts state our behaviour; Debian's 2023 build differs (MAC, RA lifetimes, ...)"
+
+# shellcheck disable=SC2086
+TMPDIR=$TMP "$RUNNER" --passt "$PASST_BIN" --pasta "$PASTA_BIN" \
+  --tolerance "${SCRIPT_TOLERANCE:-0.05}" ${SCRIPT_ARGS:-} "$IT_DIR/scripts" ||
+  fail "scripts failed"
+log "scripts OK"
