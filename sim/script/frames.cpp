@@ -1640,7 +1640,7 @@ std::string describe_frame(Bytes frame) {
   }
   const bool pc = !frame_checksums_ok(f);
   auto tail = [&](std::string& t) {
-    t += " hlim " + num(f.hop_limit);
+    t += std::string(f.ip4 ? " ttl " : " hlim ") + num(f.hop_limit);
     if (f.ip4 && f.ip4->ident() != 0) t += " id " + num(f.ip4->ident());
     if (f.ip4 && f.ip4->dont_fragment()) t += " df";
     if (f.ip6 && f.ip6->flow_label() != 0) t += " flow " + hexnum(f.ip6->flow_label());

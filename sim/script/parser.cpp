@@ -1612,7 +1612,12 @@ std::string value_text(const Value& v) {
       for (std::size_t i = 0; i < v.items.size(); i++) {
         if (i > 0) s += ',';
         const Value& e = v.items[i];
-        s += e.type == VType::text ? std::string(e.text()) : value_text(e);
+        if (e.type == VType::text)
+          s += e.text();
+        else if (e.type == VType::num)
+          s += std::to_string(e.num);
+        else
+          s += value_text(e);
       }
       return s.empty() ? "(empty)" : s;
     }
