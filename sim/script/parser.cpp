@@ -1349,6 +1349,15 @@ bool Parser::header() {
     if (script_.pending_reason.empty()) return fail("pending needs a reason");
     return true;
   }
+  if (k == "requires") {
+    if (toks_.size() < 2) return fail("requires names features: tcp, udp, icmp");
+    for (std::size_t j = 1; j < toks_.size(); j++) {
+      const std::string& f = toks_[j].text;
+      if (f != "tcp" && f != "udp" && f != "icmp") return fail_tok(j, "unknown feature (tcp, udp, icmp)");
+      script_.requires_.push_back(f);
+    }
+    return true;
+  }
   if (k == "args") return args_into(script_.args);
   if (k == "args-passt") return args_into(script_.args_passt);
   if (k == "args-pasta") return args_into(script_.args_pasta);
@@ -1395,8 +1404,8 @@ bool Parser::header() {
     script_.vars.push_back(std::move(v));
     return true;
   }
-  return fail_tok(0, "unknown header directive (mode, sim-only, pending, args, args-passt, "
-                     "args-pasta, tolerance, guest-mac, set)");
+  return fail_tok(0, "unknown header directive (mode, sim-only, pending, requires, args, "
+                     "args-passt, args-pasta, tolerance, guest-mac, set)");
 }
 
 bool Parser::line_step() {

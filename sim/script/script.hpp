@@ -267,6 +267,7 @@ struct Script {
   std::string sim_only_reason;
   bool pending = false;
   std::string pending_reason;
+  std::vector<std::string> requires_;  // features the binary must have (tcp, udp, icmp)
   std::vector<std::string> args;        // both modes
   std::vector<std::string> args_passt;  // passt only
   std::vector<std::string> args_pasta;  // pasta only

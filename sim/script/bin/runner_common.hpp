@@ -145,6 +145,29 @@ inline Env env_of(const core::NetInfo& n, const Script& s) {
   return e;
 }
 
+// Features of the engine this runner was built with (a script's
+// `requires`): the protocol handlers present in src/proto.
+inline bool has_feature(const std::string& f) {
+#if __has_include("proto/tcp.hpp")
+  if (f == "tcp") return true;
+#endif
+#if __has_include("proto/udp.hpp")
+  if (f == "udp") return true;
+#endif
+#if __has_include("proto/icmp.hpp")
+  if (f == "icmp") return true;
+#endif
+  (void)f;
+  return false;
+}
+
+// The first feature `s` requires that this build lacks, or "".
+inline std::string missing_feature(const Script& s) {
+  for (const std::string& f : s.requires_)
+    if (!has_feature(f)) return f;
+  return "";
+}
+
 inline const char* mode_label(core::Mode m) { return m == core::Mode::passt ? "passt" : "pasta"; }
 
 inline std::string fmt_secs(i64 ns) {

@@ -128,6 +128,11 @@ int main(int argc, char** argv) {
       passed++;
       continue;
     }
+    if (std::string m = missing_feature(s); !m.empty()) {
+      std::printf("PEND %s (requires %s, not in this build)\n", path.c_str(), m.c_str());
+      skipped++;
+      continue;
+    }
     if (s.pending && !pending) {
       std::printf("PEND %s (%s)\n", path.c_str(), s.pending_reason.c_str());
       skipped++;
