@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "wire/frame.hpp"
+
 namespace passt::sim::script {
 
 namespace {
@@ -81,8 +83,50 @@ class Interp {
     if (!o_.trace || o_.log == nullptr) return;
     std::fprintf(o_.log, "[%s %s] %s %s\n", o_.label, secs(at).c_str(), what, text.c_str());
   }
+  // New frames: drop pure window updates (unless the script keeps them),
+  // trace the rest.
   void collect_trace() {
-    for (; traced_ < frames_.size(); traced_++) trace(">>", describe_frame(Bytes(frames_[traced_].bytes)), frames_[traced_].at_ns);
+    while (traced_ < frames_.size()) {
+      const CapturedFrame& f = frames_[traced_];
+      if (window_update(Bytes(f.bytes))) {
+        trace("~~", "(window update, ignored) " + describe_frame(Bytes(f.bytes)), f.at_ns);
+        frames_.erase(frames_.begin() + static_cast<long>(traced_));
+        continue;
+      }
+      trace(">>", describe_frame(Bytes(f.bytes)), f.at_ns);
+      traced_++;
+    }
+  }
+  // A TCP segment with only ACK set, no payload and no options, whose
+  // sequence and acknowledgement numbers equal those of the previous
+  // segment of its connection but whose window differs: a window update.
+  // The host kernel decides when windows move, so these are not part of
+  // what a script can state (docs/scripts.md, "Window updates").
+  bool window_update(Bytes frame) {
+    auto pf = wire::parse_frame(frame);
+    if (!pf || pf->l4 != wire::L4::tcp) return false;
+    const wire::TcpView& t = *pf->tcp;
+    u8 key[40];
+    pf->src.a.store(key);
+    pf->dst.a.store(key + 16);
+    store_be16(key + 32, pf->src_port);
+    store_be16(key + 34, pf->dst_port);
+    std::string k(reinterpret_cast<const char*>(key), 36);
+    const u32 seq = t.seq().v, ack = t.ack().v;
+    const u16 win = t.window();
+    LastSeg* last = nullptr;
+    for (LastSeg& l : last_)
+      if (l.key == k) last = &l;
+    const bool update = s_.keep_window_updates == false && last != nullptr && t.flags() == wire::tcp_flag::ack &&
+                        t.payload().empty() && t.header_len() == wire::kTcpHeaderLen && last->seq == seq &&
+                        last->ack == ack && last->win != win;
+    if (last == nullptr) {
+      if (last_.size() >= 256) last_.erase(last_.begin());
+      last_.push_back({k, seq, ack, win});
+    } else {
+      *last = {k, seq, ack, win};
+    }
+    return update;
   }
   bool advance(i64 until) {
     if (failed_) return false;
@@ -322,6 +366,12 @@ class Interp {
   Bindings vars_;
   std::deque<CapturedFrame> frames_;
   std::size_t traced_ = 0;
+  struct LastSeg {
+    std::string key;
+    u32 seq, ack;
+    u16 win;
+  };
+  std::vector<LastSeg> last_;
   std::vector<std::pair<std::string, int>> objs_;
   std::vector<int> handles_;
   u32 line_ = 0;

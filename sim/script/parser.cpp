@@ -1358,6 +1358,12 @@ bool Parser::header() {
     }
     return true;
   }
+  if (k == "window-updates") {
+    if (toks_.size() != 2 || (toks_[1].text != "keep" && toks_[1].text != "ignore"))
+      return fail("window-updates is 'window-updates keep|ignore'");
+    script_.keep_window_updates = toks_[1].text == "keep";
+    return true;
+  }
   if (k == "args") return args_into(script_.args);
   if (k == "args-passt") return args_into(script_.args_passt);
   if (k == "args-pasta") return args_into(script_.args_pasta);
@@ -1404,8 +1410,8 @@ bool Parser::header() {
     script_.vars.push_back(std::move(v));
     return true;
   }
-  return fail_tok(0, "unknown header directive (mode, sim-only, pending, requires, args, "
-                     "args-passt, args-pasta, tolerance, guest-mac, set)");
+  return fail_tok(0, "unknown header directive (mode, sim-only, pending, requires, window-updates, "
+                     "args, args-passt, args-pasta, tolerance, guest-mac, set)");
 }
 
 bool Parser::line_step() {

@@ -268,6 +268,7 @@ struct Script {
   bool pending = false;
   std::string pending_reason;
   std::vector<std::string> requires_;  // features the binary must have (tcp, udp, icmp)
+  bool keep_window_updates = false;     // `window-updates keep`: match them like any frame
   std::vector<std::string> args;        // both modes
   std::vector<std::string> args_passt;  // passt only
   std::vector<std::string> args_pasta;  // pasta only

@@ -69,8 +69,8 @@ TEST(ScriptParser, TimesAbsoluteAndRelative) {
 }
 
 TEST(ScriptParser, ErrorsNameTheLine) {
-  EXPECT_EQ(err_of("\n\nfoo bar\n"), "3: unknown header directive (mode, sim-only, pending, requires, args, "
-                                     "args-passt, args-pasta, tolerance, guest-mac, set) at 'foo'");
+  EXPECT_EQ(err_of("\n\nfoo bar\n"), "3: unknown header directive (mode, sim-only, pending, requires, window-updates, "
+                                     "args, args-passt, args-pasta, tolerance, guest-mac, set) at 'foo'");
   EXPECT_EQ(err_of("requires sctp\n"), "1: unknown feature (tcp, udp, icmp) at 'sctp'");
   EXPECT_EQ(err_of("1 wait\n0.5 wait\n"), "2: time '0.5' goes backwards");
   EXPECT_EQ(err_of("0 wait\nmode passt\n"), "2: header directives come before the first step at 'mode'");
