@@ -1370,6 +1370,12 @@ bool match_frame(const FrameSpec& s, Bytes frame, const FrameEnv& env, Bindings&
       why = what + ": missing";
       return false;
     }
+    if (fl.mask != 0xff && fl.e.kind == Expr::Kind::lit && act->type == VType::num) {
+      Value masked = *act;
+      masked.num &= fl.mask;
+      if (!check_expr(fl.e, masked, field_width(fl.id), vars, what.c_str(), why)) return false;
+      continue;
+    }
     if (!check_expr(fl.e, *act, field_width(fl.id), vars, what.c_str(), why)) return false;
   }
   // TCP options: exactly as listed (absent: none).

@@ -97,9 +97,10 @@ class Interp {
       traced_++;
     }
   }
-  // A TCP segment with only ACK set, no payload and no options, whose
-  // sequence and acknowledgement numbers equal those of the previous
-  // segment of its connection but whose window differs: a window update.
+  // A TCP segment with only ACK set, no payload and no options, that
+  // acknowledges what the previous segment of its connection acknowledged,
+  // with the sequence number that followed it, but another window: a
+  // window update.
   // The host kernel decides when windows move, so these are not part of
   // what a script can state (docs/scripts.md, "Window updates").
   bool window_update(Bytes frame) {
@@ -113,18 +114,20 @@ class Interp {
     store_be16(key + 34, pf->dst_port);
     std::string k(reinterpret_cast<const char*>(key), 36);
     const u32 seq = t.seq().v, ack = t.ack().v;
+    const u32 end = seq + static_cast<u32>(t.payload().size()) + (t.has(wire::tcp_flag::syn) ? 1u : 0u) +
+                    (t.has(wire::tcp_flag::fin) ? 1u : 0u);
     const u16 win = t.window();
     LastSeg* last = nullptr;
     for (LastSeg& l : last_)
       if (l.key == k) last = &l;
     const bool update = s_.keep_window_updates == false && last != nullptr && t.flags() == wire::tcp_flag::ack &&
-                        t.payload().empty() && t.header_len() == wire::kTcpHeaderLen && last->seq == seq &&
+                        t.payload().empty() && t.header_len() == wire::kTcpHeaderLen && last->end == seq &&
                         last->ack == ack && last->win != win;
     if (last == nullptr) {
       if (last_.size() >= 256) last_.erase(last_.begin());
-      last_.push_back({k, seq, ack, win});
+      last_.push_back({k, end, ack, win});
     } else {
-      *last = {k, seq, ack, win};
+      *last = {k, end, ack, win};
     }
     return update;
   }
@@ -368,7 +371,7 @@ class Interp {
   std::size_t traced_ = 0;
   struct LastSeg {
     std::string key;
-    u32 seq, ack;
+    u32 end, ack;  // the sequence number after the segment, its ACK
     u16 win;
   };
   std::vector<LastSeg> last_;

@@ -1079,12 +1079,21 @@ bool Parser::parse_frame(Step& st, std::size_t& i, Dir dir) {
         if (dir != Dir::expect) return fail_tok(i, "wildcard '*' is only allowed in '>' lines");
         fl.e.kind = Expr::Kind::any;
       } else {
-        u8 bits = 0;
+        // Upper case: set; lower case ('>' only): either way; absent: clear.
+        u8 bits = 0, loose = 0;
         static const u8 kBits[] = {0x02, 0x01, 0x08, 0x04, 0x20, 0x40, 0x80, 0x10};
-        if (t.quoted || !flag_letters(t.text, "SFPRUEW.", kBits, &bits))
-          return fail_tok(i, "bad TCP flags (letters S F P R U E W and '.' for ACK, or 'none')");
+        std::string upper, lower;
+        for (char c : t.text) (c >= 'a' && c <= 'z' ? lower : upper) += c;
+        for (char& c : lower) c = static_cast<char>(c - 'a' + 'A');
+        if (t.quoted || upper.empty() || !flag_letters(upper, "SFPRUEW.", kBits, &bits) ||
+            (!lower.empty() && !flag_letters(lower, "SFPRUEW", kBits, &loose)))
+          return fail_tok(i, "bad TCP flags (letters S F P R U E W and '.' for ACK, or 'none'; "
+                             "lower case for 'either')");
+        if (loose != 0 && dir != Dir::expect) return fail_tok(i, "lower-case (either way) flags only in '>' lines");
+        if ((bits & loose) != 0) return fail_tok(i, "a flag is both required and optional");
         fl.e.kind = Expr::Kind::lit;
         fl.e.lit = Value::of_num(bits);
+        fl.mask = static_cast<u8>(~loose);
       }
       f.fields.push_back(std::move(fl));
       i++;

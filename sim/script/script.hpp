@@ -166,6 +166,7 @@ struct Field {
   bool absent = false;  // `!name`: the option must not be there (or, in `<`, is left out)
   u8 code = 0;          // dhcp_opt: the option code; absent of a numeric code
   u16 code16 = 0;       // DHCPv6 numeric `!N`
+  u8 mask = 0xff;       // tcp_flags: the bits compared (lower-case letters clear theirs)
   u8 group = 0;         // DHCPv6 IA / NDP prefix this field belongs to
   Expr e;
   u32 col = 0;          // token index on the line (for messages)
