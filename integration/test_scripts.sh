@@ -17,6 +17,9 @@ RUNNER=$BUILD/sim/script_real
 [ -x "$RUNNER" ] || fail "$RUNNER not built"
 [ "$REFERENCE" = 1 ] && skip "the scripts state our behaviour; Debian's 2023 build differs (MAC, RA lifetimes, ...)"
 
+# Ping sockets (ICMP echo scripts) for every group.
+sysctl -qw net.ipv4.ping_group_range="0 2147483647" || true
+
 # shellcheck disable=SC2086
 TMPDIR=$TMP "$RUNNER" --passt "$PASST_BIN" --pasta "$PASTA_BIN" \
   --tolerance "${SCRIPT_TOLERANCE:-0.05}" ${SCRIPT_ARGS:-} "$IT_DIR/scripts" ||
