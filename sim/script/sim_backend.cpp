@@ -72,14 +72,11 @@ SimBackend::SimBackend(const core::Config& cfg, const core::NetInfo& net, const 
   sizing.flows = 1024;
   sizing.tap_batch_frames = 64;
   sizing.tap_arena = 1u << 20;
-#if __has_include("proto/tcp.hpp")
   proto::TcpOptions tcp;
   tcp.frames_per_peek = o.pasta ? 1 : 128;  // as src/app/main.cpp
   engine_ = std::make_unique<engine::Engine>(cfg_, net_, ports::Ports{link_, hostnet_, world_}, sizing, tcp);
-  if (auto s = engine_->open_listeners(); !s) setup_error_ = std::string("cannot open the -t listeners: ") + err_name(s.err());
-#else
-  engine_ = std::make_unique<engine::Engine>(cfg_, net_, ports::Ports{link_, hostnet_, world_}, sizing);
-#endif
+  if (auto s = engine_->open_listeners(); !s)
+    setup_error_ = std::string("cannot open the -t listeners: ") + err_name(s.err());
   world_.set_sink(engine_.get());
   world_.set_phase("script");
   engine_->start(world_.now());

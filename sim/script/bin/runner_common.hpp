@@ -146,15 +146,17 @@ inline Env env_of(const core::NetInfo& n, const Script& s) {
 }
 
 // Features of the engine this runner was built with (a script's
-// `requires`): the protocol handlers present in src/proto.
+// `requires`): the protocol handlers present in src/proto, as
+// sim/CMakeLists.txt found them (PASST_SCRIPT_HAVE_*, re-evaluated when a
+// source file appears there).
 inline bool has_feature(const std::string& f) {
-#if __has_include("proto/tcp.hpp")
+#if defined(PASST_SCRIPT_HAVE_TCP)
   if (f == "tcp") return true;
 #endif
-#if __has_include("proto/udp.hpp")
+#if defined(PASST_SCRIPT_HAVE_UDP)
   if (f == "udp") return true;
 #endif
-#if __has_include("proto/icmp.hpp")
+#if defined(PASST_SCRIPT_HAVE_ICMP)
   if (f == "icmp") return true;
 #endif
   (void)f;
