@@ -59,7 +59,7 @@ class Interp {
     if (!failed_) {
       line_ = s_.steps.empty() ? 0 : s_.steps.back().line;
       end_ = true;
-      (void)reach(last + o_.settle_ns + o_.tolerance_ns);
+      (void)reach(last + o_.settle_ns);
       if (!failed_ && !frames_.empty()) unexpected(frames_.front());
     }
     for (const auto& h : handles_) b_.host_close(h, false);
@@ -173,8 +173,9 @@ class Interp {
       // Say when it would have come, if it does within 5 s.
       std::string later;
       const i64 look = deadline + 5LL * 1000000000;
-      while (frames_.empty() && b_.advance(look, frames_)) {
+      while (frames_.empty() && advance(look)) {
       }
+      if (failed_) return false;
       if (!frames_.empty())
         later = "; the next frame came at " + secs(frames_.front().at_ns) + " s: " +
                 describe_frame(Bytes(frames_.front().bytes));

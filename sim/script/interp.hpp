@@ -23,7 +23,7 @@
 //   - `host` actions that wait (accept, recv, expect-*) poll until they are
 //     satisfied or T + tol passes;
 //   - after the last step the backend runs until last + settle, and any
-//     frame still queued is unexpected.
+//     frame still queued then is unexpected.
 // The first failure stops the run and names the script line.
 #pragma once
 
@@ -85,7 +85,7 @@ class Backend {
 
 struct RunOptions {
   i64 tolerance_ns = 0;  // timing tolerance (0: exact)
-  i64 settle_ns = 0;     // how long after the last step frames are still unexpected
+  i64 settle_ns = 50000000;  // how long after the last step frames are still unexpected
   bool trace = false;    // print every frame and step to `log`
   std::FILE* log = nullptr;
   const char* label = "";  // prefix of trace lines (e.g. "passt")

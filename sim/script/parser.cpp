@@ -895,9 +895,8 @@ bool Parser::parse_fields(FrameSpec& f, std::size_t& i, Dir dir) {
     if (!absent && (k == "len" || k == "data") &&
         (f.proto == Proto::tcp || f.proto == Proto::udp || f.proto == Proto::icmp ||
          f.proto == Proto::icmp6 || f.proto == Proto::ether)) {
-      if ((f.proto == Proto::icmp || f.proto == Proto::icmp6) && f.msg != 0 && f.msg != 8 &&
-          f.msg != 128 && f.msg != 129 && f.msg_given && f.msg < 133 && f.proto == Proto::icmp6)
-        return fail_tok(i, "payload only for echo messages");
+      if (f.proto == Proto::icmp6 && f.msg_given && f.msg >= 133 && f.msg <= 136)
+        return fail_tok(i, "NDP messages carry options, not a payload");
       if (!payload(f, i, dir)) return false;
       continue;
     }

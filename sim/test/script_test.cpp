@@ -95,6 +95,7 @@ TEST(ScriptParser, ErrorsNameTheLine) {
   EXPECT_EQ(err_of("0 host listen 80\n+0 host send 1 on l\n"), "2: host object 'l' is a listener");
   EXPECT_EQ(err_of("0 < icmp6 ::1 > ::2 ra valid 5\n"), "1: must follow the option it belongs to at 'valid'");
   EXPECT_EQ(err_of("0 > dhcp offer xid $x+1\n"), "1: a capture cannot have an offset at '$x+1'");
+  EXPECT_EQ(err_of("0 < icmp6 ::1 > ::2 rs len 4\n"), "1: NDP messages carry options, not a payload at 'len'");
   EXPECT_EQ(err_of(std::string(5000, 'x') + "\n"), "1: line longer than 4096 bytes");
   EXPECT_EQ(err_of("0 < tcp 1.2.3.4:1 > [::1]:2 S\n"),
             "1: source and destination are of different families at '[::1]:2'");

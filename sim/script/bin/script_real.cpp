@@ -4,7 +4,8 @@
 // there, and the binaries see its network (up0 198.51.100.1/24 ...).
 //
 //   script_real --passt BIN [--pasta BIN] [--mode passt|pasta|both]
-//               [--tolerance SECONDS] [--trace] [--debug] [--pending] FILE|DIR...
+//               [--tolerance SECONDS] [--settle SECONDS] [--trace] [--debug]
+//               [--pending] FILE|DIR...
 //
 // passt: started as a daemon (`-P pidfile -l logfile -s SOCKET`); the
 // runner plays qemu on the UNIX socket (4-byte big-endian length + frame).
@@ -153,6 +154,7 @@ struct Options {
   std::string pasta_bin;
   u8 modes = kModePasst | kModePasta;
   i64 tolerance_ns = 50000000;
+  i64 settle_ns = 50000000;
   bool trace = false;
   bool debug = false;
   bool pending = false;
@@ -614,7 +616,7 @@ Outcome run_one(const Options& o, const std::string& path, const Script& s, core
   be.start(gfd);
   RunOptions ro;
   ro.tolerance_ns = s.tolerance_ns.value_or(o.tolerance_ns);
-  ro.settle_ns = 0;
+  ro.settle_ns = o.settle_ns;
   ro.trace = o.trace;
   ro.log = stdout;
   ro.label = mode_label(mode);
@@ -635,7 +637,7 @@ Outcome run_one(const Options& o, const std::string& path, const Script& s, core
 void usage() {
   std::fprintf(stderr,
                "usage: script_real --passt BIN [--pasta BIN] [--mode passt|pasta|both] [--tolerance S]\n"
-               "                   [--trace] [--debug] [--pending] FILE|DIR...\n");
+               "                   [--settle S] [--trace] [--debug] [--pending] FILE|DIR...\n");
 }
 
 }  // namespace
@@ -654,6 +656,8 @@ int main(int argc, char** argv) {
       o.modes = (m == "passt" ? u8{kModePasst} : m == "pasta" ? u8{kModePasta} : u8{kModePasst | kModePasta});
     } else if (a == "--tolerance" && i + 1 < argc) {
       o.tolerance_ns = static_cast<i64>(std::strtod(argv[++i], nullptr) * 1e9);
+    } else if (a == "--settle" && i + 1 < argc) {
+      o.settle_ns = static_cast<i64>(std::strtod(argv[++i], nullptr) * 1e9);
     } else if (a == "--trace") {
       o.trace = true;
     } else if (a == "--debug") {
