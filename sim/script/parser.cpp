@@ -1351,6 +1351,12 @@ bool Parser::header() {
     if (script_.sim_only_reason.empty()) return fail("sim-only needs a reason");
     return true;
   }
+  if (k == "slow") {
+    script_.slow = true;
+    script_.slow_reason = rest_text();
+    if (script_.slow_reason.empty()) return fail("slow needs a reason");
+    return true;
+  }
   if (k == "pending") {
     script_.pending = true;
     script_.pending_reason = rest_text();
@@ -1418,7 +1424,7 @@ bool Parser::header() {
     script_.vars.push_back(std::move(v));
     return true;
   }
-  return fail_tok(0, "unknown header directive (mode, sim-only, pending, requires, window-updates, "
+  return fail_tok(0, "unknown header directive (mode, sim-only, slow, pending, requires, window-updates, "
                      "args, args-passt, args-pasta, tolerance, guest-mac, set)");
 }
 

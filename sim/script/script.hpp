@@ -266,6 +266,8 @@ struct Script {
   u8 modes = kModePasst | kModePasta;
   bool sim_only = false;
   std::string sim_only_reason;
+  bool slow = false;  // `slow REASON`: the real runner runs it only with --slow/--only-slow
+  std::string slow_reason;
   bool pending = false;
   std::string pending_reason;
   std::vector<std::string> requires_;  // features the binary must have (tcp, udp, icmp)

@@ -69,7 +69,7 @@ TEST(ScriptParser, TimesAbsoluteAndRelative) {
 }
 
 TEST(ScriptParser, ErrorsNameTheLine) {
-  EXPECT_EQ(err_of("\n\nfoo bar\n"), "3: unknown header directive (mode, sim-only, pending, requires, window-updates, "
+  EXPECT_EQ(err_of("\n\nfoo bar\n"), "3: unknown header directive (mode, sim-only, slow, pending, requires, window-updates, "
                                      "args, args-passt, args-pasta, tolerance, guest-mac, set) at 'foo'");
   EXPECT_EQ(err_of("requires sctp\n"), "1: unknown feature (tcp, udp, icmp) at 'sctp'");
   EXPECT_EQ(err_of("1 wait\n0.5 wait\n"), "2: time '0.5' goes backwards");
@@ -129,12 +129,15 @@ TEST(ScriptParser, StepLimitIsEnforced) {
 
 TEST(ScriptParser, AllScriptDirectivesAndPredefinedVariables) {
   ParseResult r = P(
-      "sim-only needs virtual time\npending not yet\n"
+      "sim-only needs virtual time\nslow takes 10 s\npending not yet\n"
       "0 > eth $our_mac > $guest_mac icmp6 $our_ll > $guest_ll na $addr6 flags RSO tlla $our_mac\n"
       "+0 > dhcp $gw4:67 > $addr4:68 offer xid 1 server-id $our4 mtu $mtu\n");
   ASSERT_TRUE(r.ok) << r.error.msg;
   EXPECT_TRUE(r.script.sim_only);
+  EXPECT_TRUE(r.script.slow);
+  EXPECT_EQ(r.script.slow_reason, "takes 10 s");
   EXPECT_EQ(r.script.pending_reason, "not yet");
+  EXPECT_EQ(err_of("slow\n"), "1: slow needs a reason");
 }
 
 // --- Frames -----------------------------------------------------------------------------

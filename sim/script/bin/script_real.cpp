@@ -5,7 +5,7 @@
 //
 //   script_real --passt BIN [--pasta BIN] [--mode passt|pasta|both]
 //               [--tolerance SECONDS] [--settle SECONDS] [--trace] [--debug]
-//               [--pending] FILE|DIR...
+//               [--pending] [--slow|--only-slow] FILE|DIR...
 //
 // passt: started as a daemon (`-P pidfile -l logfile -s SOCKET`); the
 // runner plays qemu on the UNIX socket (4-byte big-endian length + frame).
@@ -18,8 +18,10 @@
 // on the packet socket leave through the tap towards pasta; frames pasta
 // writes are received (outgoing copies of our own are skipped).
 //
-// Scripts marked sim-only or pending are skipped.  Exit status 0 when all
-// run scripts passed, 1 otherwise.
+// Scripts marked sim-only or pending are skipped; scripts marked slow
+// (seconds of real time in timers) only run with --slow (as well) or
+// --only-slow (CI runs them as a separate test, in parallel with the
+// others).  Exit status 0 when all run scripts passed, 1 otherwise.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
@@ -158,6 +160,7 @@ struct Options {
   bool trace = false;
   bool debug = false;
   bool pending = false;
+  int slow = 0;  // 0: skip `slow` scripts, 1: run them too (--slow), 2: only them (--only-slow)
 };
 
 // A guest-side endpoint: the qemu socket (passt) or a packet socket (pasta).
@@ -637,7 +640,8 @@ Outcome run_one(const Options& o, const std::string& path, const Script& s, core
 void usage() {
   std::fprintf(stderr,
                "usage: script_real --passt BIN [--pasta BIN] [--mode passt|pasta|both] [--tolerance S]\n"
-               "                   [--settle S] [--trace] [--debug] [--pending] FILE|DIR...\n");
+               "                   [--settle S] [--trace] [--debug] [--pending]\n"
+               "                   [--slow|--only-slow] FILE|DIR...\n");
 }
 
 }  // namespace
@@ -664,6 +668,10 @@ int main(int argc, char** argv) {
       o.debug = true;
     } else if (a == "--pending") {
       o.pending = true;
+    } else if (a == "--slow") {
+      o.slow = 1;
+    } else if (a == "--only-slow") {
+      o.slow = 2;
     } else if (!a.empty() && a[0] == '-') {
       usage();
       return 2;
@@ -705,6 +713,7 @@ int main(int argc, char** argv) {
       continue;
     }
     const Script& s = pr.script;
+    if (o.slow == 2 && !s.slow) continue;  // the other run's
     if (std::string m = missing_feature(s); !m.empty()) {
       std::printf("PEND %s (requires %s, not in this build)\n", path.c_str(), m.c_str());
       skipped++;
@@ -717,6 +726,11 @@ int main(int argc, char** argv) {
     }
     if (s.sim_only) {
       std::printf("SKIP %s (sim-only: %s)\n", path.c_str(), s.sim_only_reason.c_str());
+      skipped++;
+      continue;
+    }
+    if (s.slow && o.slow == 0) {
+      std::printf("SKIP %s (slow: %s; --slow runs it)\n", path.c_str(), s.slow_reason.c_str());
       skipped++;
       continue;
     }
