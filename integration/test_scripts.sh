@@ -9,6 +9,9 @@
 # SCRIPT_TOLERANCE (seconds, default 0.2: CI machines are loaded) sets the
 # timing tolerance;
 # SCRIPT_ARGS adds runner options (e.g. "--trace --debug").
+#
+#   integration/test_scripts.sh BUILD_DIR [SCRIPT|DIR...]
+# runs the given scripts instead of integration/scripts/ (slow ones too).
 . "$(dirname "$0")/lib/common.sh"
 enter_outer_ns "$@"
 . "$IT_DIR/lib/passt.sh"
@@ -21,8 +24,15 @@ RUNNER=$BUILD/sim/script_real
 # Ping sockets (ICMP echo scripts) for every group.
 sysctl -qw net.ipv4.ping_group_range="0 0" || true
 
+SCRIPTS=("$IT_DIR/scripts")
+EXTRA=()
+if [ $# -gt 1 ]; then
+  SCRIPTS=("${@:2}")
+  EXTRA=(--slow)
+fi
+
 # shellcheck disable=SC2086
-TMPDIR=$TMP "$RUNNER" --passt "$PASST_BIN" --pasta "$PASTA_BIN" \
-  --tolerance "${SCRIPT_TOLERANCE:-0.2}" ${SCRIPT_ARGS:-} "$IT_DIR/scripts" ||
+TMPDIR=$TMP "$RUNNER" --passt "$PASST_BIN" --pasta "$PASTA_BIN" "${EXTRA[@]}" \
+  --tolerance "${SCRIPT_TOLERANCE:-0.2}" ${SCRIPT_ARGS:-} "${SCRIPTS[@]}" ||
   fail "scripts failed"
 log "scripts OK"
