@@ -1,5 +1,6 @@
 #include "sim/script/interp.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -222,6 +223,11 @@ class Interp {
       }
     for (auto& [n, x] : objs_)
       if (x == h) x = -1;
+    for (std::size_t i = 0; i < last_from_.size(); i++)
+      if (last_from_[i].first == h) {
+        last_from_.erase(last_from_.begin() + static_cast<long>(i));
+        break;
+      }
   }
 
   bool host(const Step& st) {
@@ -234,11 +240,7 @@ class Interp {
       *out = *p;
       return true;
     };
-    HostAddr a;
-    a.v6 = h.at.v6;
-    a.any = h.at.any;
-    a.port = h.at.port;
-    a.addr = h.at.v6 ? InAny::from(h.at.ip6) : InAny::from(h.at.ip4);
+    const HostAddr a = host_addr(h.at);
     int x = -1;
     switch (h.op) {
       case HostOp::listen: {
@@ -267,11 +269,7 @@ class Interp {
       }
       case HostOp::send: {
         if (!handle(&x)) return false;
-        std::vector<u8> data = h.data;
-        if (!h.use_data) {
-          data.resize(h.count);
-          for (std::size_t i = 0; i < data.size(); i++) data[i] = static_cast<u8>('a' + i % 26);
-        }
+        const std::vector<u8> data = payload_of(h);
         std::size_t done = 0;
         while (done < data.size()) {
           auto r = b_.host_send(x, Bytes(data).subspan(done));
@@ -359,8 +357,107 @@ class Interp {
           return fail(std::string("host expect-refused: ") + (e == Err::none ? "connected" : err_name(e)));
         }
       }
+      case HostOp::udp_bind: {
+        auto r = b_.host_udp_bind(a);
+        if (!r) return fail(std::string("host udp-bind: ") + err_name(r.err()));
+        set_obj(h.as, *r);
+        return true;
+      }
+      case HostOp::udp_send:
+      case HostOp::udp_reply: {
+        if (!handle(&x)) return false;
+        HostAddr to = a;
+        if (h.op == HostOp::udp_reply) {
+          const HostAddr* last = last_from(x);
+          if (last == nullptr) return fail("host udp-reply: no datagram was received on '" + h.on + "'");
+          to = *last;
+        }
+        const std::vector<u8> data = payload_of(h);
+        for (;;) {
+          auto r = b_.host_udp_send(x, to, Bytes(data));
+          if (r && *r == data.size()) return true;
+          if (r) return fail("host " + std::string(host_op_name(h.op)) + ": sent " + std::to_string(*r) + " of " +
+                             std::to_string(data.size()) + " bytes");
+          if (r.err() != Err::again) return fail(std::string("host ") + host_op_name(h.op) + ": " + err_name(r.err()));
+          if (!advance(deadline)) return fail(std::string("host ") + host_op_name(h.op) + ": not sent by " + secs(deadline) + " s");
+        }
+      }
+      case HostOp::udp_recv: {
+        if (!handle(&x)) return false;
+        std::vector<u8> buf(kMaxUdpPayload + 1);
+        HostAddr from;
+        std::size_t n = 0;
+        for (;;) {
+          auto r = b_.host_udp_recv(x, MutBytes(buf), from);
+          if (r) {
+            n = *r;
+            break;
+          }
+          if (r.err() != Err::again) return fail(std::string("host udp-recv: ") + err_name(r.err()));
+          if (!advance(deadline)) return fail("host udp-recv: no datagram by " + secs(deadline) + " s");
+        }
+        set_last_from(x, from);
+        const std::string got = "a datagram of " + std::to_string(n) + " bytes from " + addr_text(from, true);
+        if (h.from_given) {
+          const HostAddr want = host_addr(h.from);
+          if (want.v6 != from.v6 || want.addr != from.addr || (!h.from_any_port && want.port != from.port))
+            return fail("host udp-recv: expected a datagram from " + addr_text(want, !h.from_any_port) + ", got " +
+                        got);
+        }
+        if (n != h.count) return fail("host udp-recv: expected " + std::to_string(h.count) + " bytes, got " + got);
+        if (h.use_data && !std::equal(h.data.begin(), h.data.end(), buf.begin()))
+          return fail("host udp-recv: expected " + value_text(Value::of_bytes(h.data)) + ", got " +
+                      value_text(Value::of_bytes(std::vector<u8>(buf.begin(), buf.begin() + static_cast<long>(n)))));
+        return true;
+      }
+      case HostOp::udp_expect_none: {
+        if (!handle(&x)) return false;
+        std::vector<u8> buf(kMaxUdpPayload + 1);
+        HostAddr from;
+        auto r = b_.host_udp_recv(x, MutBytes(buf), from);
+        if (r)
+          return fail("host udp-expect-none: a datagram of " + std::to_string(*r) + " bytes from " +
+                      addr_text(from, true) + " is waiting");
+        if (r.err() != Err::again) return fail(std::string("host udp-expect-none: ") + err_name(r.err()));
+        return true;
+      }
     }
     return fail("internal: unknown host action");
+  }
+
+  // The bytes of a send/recv/udp-* action: its data, or `count` bytes of
+  // 'a'..'z' repeated.
+  static std::vector<u8> payload_of(const HostAction& h) {
+    if (h.use_data) return h.data;
+    std::vector<u8> data(h.count);
+    for (std::size_t i = 0; i < data.size(); i++) data[i] = static_cast<u8>('a' + i % 26);
+    return data;
+  }
+  static HostAddr host_addr(const HostEndpoint& e) {
+    HostAddr a;
+    a.v6 = e.v6;
+    a.any = e.any;
+    a.port = e.port;
+    a.addr = e.v6 ? InAny::from(e.ip6) : InAny::from(e.ip4);
+    return a;
+  }
+  static std::string addr_text(const HostAddr& a, bool port) {
+    std::string t = to_text(a.addr).c_str();
+    if (a.v6) t = "[" + t + "]";
+    return port ? t + ":" + std::to_string(a.port) : t + ":*";
+  }
+  const HostAddr* last_from(int h) const {
+    for (const auto& [k, a] : last_from_)
+      if (k == h) return &a;
+    return nullptr;
+  }
+  void set_last_from(int h, const HostAddr& a) {
+    for (auto& [k, x] : last_from_)
+      if (k == h) {
+        x = a;
+        return;
+      }
+    last_from_.emplace_back(h, a);
   }
 
   const Script& s_;
@@ -378,6 +475,7 @@ class Interp {
   std::vector<LastSeg> last_;
   std::vector<std::pair<std::string, int>> objs_;
   std::vector<int> handles_;
+  std::vector<std::pair<int, HostAddr>> last_from_;  // UDP socket -> source of its last datagram
   u32 line_ = 0;
   bool failed_ = false;
   bool end_ = false;

@@ -20,8 +20,9 @@
 //   - `<` builds the frame and injects it;
 //   - `>` takes the next frame (waiting until T + tol), fails if it arrived
 //     before T - tol, then matches it field by field (frames.hpp);
-//   - `host` actions that wait (accept, recv, expect-*) poll until they are
-//     satisfied or T + tol passes;
+//   - `host` actions that wait (accept, recv, expect-*, udp-recv) poll
+//     until they are satisfied or T + tol passes; udp-expect-none checks
+//     that no datagram waits at T;
 //   - after the last step the backend runs until last + settle, and any
 //     frame still queued then is unexpected.
 // The first failure stops the run and names the script line.
@@ -81,6 +82,14 @@ class Backend {
   virtual Status host_shutdown(int h) = 0;
   // `reset`: SO_LINGER {1, 0} first, so the peer gets a RST.
   virtual void host_close(int h, bool reset) = 0;
+
+  // UDP: a socket bound to `at` (at.any: [::], dual-stack).
+  virtual Result<int> host_udp_bind(const HostAddr& at) = 0;
+  // One datagram to `to` (IPv4 from a dual-stack socket: v4-mapped).
+  virtual Result<std::size_t> host_udp_send(int h, const HostAddr& to, Bytes data) = 0;
+  // One datagram: its size (at most buf's) and its source (IPv4 sources
+  // with v6 false, also on a dual-stack socket); Err::again when none waits.
+  virtual Result<std::size_t> host_udp_recv(int h, MutBytes buf, HostAddr& from) = 0;
 };
 
 struct RunOptions {

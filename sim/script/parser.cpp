@@ -381,7 +381,7 @@ class Parser {
       if (script_.vars[k].name == name) return static_cast<int>(k);
     return -1;
   }
-  bool host_obj(const std::string& name, bool listener);
+  bool host_obj(const std::string& name, HostObj kind);
 
   Script script_;
   std::vector<Token> toks_;
@@ -390,7 +390,7 @@ class Parser {
   bool in_steps_ = false;
   ParseError err_;
   i64 last_t_ = 0;
-  std::vector<std::pair<std::string, bool>> host_objs_;  // name, is listener
+  std::vector<std::pair<std::string, HostObj>> host_objs_;
 };
 
 bool Parser::parse_time(const std::string& tok, i64* out) {
@@ -1160,15 +1160,41 @@ bool Parser::parse_frame(Step& st, std::size_t& i, Dir dir) {
   return fail_tok(i - 1, "unknown frame kind (raw, ether, arp, tcp, udp, icmp, icmp6, dhcp, dhcp6)");
 }
 
-bool Parser::host_obj(const std::string& name, bool listener) {
-  for (const auto& [n, l] : host_objs_)
+namespace {
+
+const char* host_obj_name(HostObj k) {
+  switch (k) {
+    case HostObj::listener: return "listener";
+    case HostObj::conn: return "connection";
+    case HostObj::udp: return "UDP socket";
+  }
+  return "?";
+}
+
+const char* host_obj_maker(HostObj k) {
+  switch (k) {
+    case HostObj::listener: return "'host listen'";
+    case HostObj::conn: return "'host accept' or 'host connect'";
+    case HostObj::udp: return "'host udp-bind'";
+  }
+  return "?";
+}
+
+bool is_udp_op(HostOp op) {
+  return op == HostOp::udp_bind || op == HostOp::udp_send || op == HostOp::udp_recv || op == HostOp::udp_reply ||
+         op == HostOp::udp_expect_none;
+}
+
+}  // namespace
+
+bool Parser::host_obj(const std::string& name, HostObj kind) {
+  for (const auto& [n, k] : host_objs_)
     if (n == name) {
-      if (l != listener)
-        return fail("host object '" + name + "' is a " + (l ? "listener" : "connection"));
+      if (k != kind) return fail("host object '" + name + "' is a " + host_obj_name(k));
       return true;
     }
-  return fail("no host " + std::string(listener ? "listener" : "connection") + " named '" + name +
-              "' (create it with " + (listener ? "'host listen'" : "'host accept' or 'host connect'") + ")");
+  return fail("no host " + std::string(host_obj_name(kind)) + " named '" + name + "' (create it with " +
+              host_obj_maker(kind) + ")");
 }
 
 bool Parser::parse_host(Step& st, std::size_t& i) {
@@ -1187,6 +1213,9 @@ bool Parser::parse_host(Step& st, std::size_t& i) {
       {"close", HostOp::close},     {"reset", HostOp::reset},
       {"expect-eof", HostOp::expect_eof},         {"expect-reset", HostOp::expect_reset},
       {"expect-refused", HostOp::expect_refused}, {"expect-connected", HostOp::expect_connected},
+      {"udp-bind", HostOp::udp_bind},             {"udp-send", HostOp::udp_send},
+      {"udp-recv", HostOp::udp_recv},             {"udp-reply", HostOp::udp_reply},
+      {"udp-expect-none", HostOp::udp_expect_none},
   };
   bool found = false;
   for (const OpName& o : kOps)
@@ -1195,7 +1224,11 @@ bool Parser::parse_host(Step& st, std::size_t& i) {
       found = true;
     }
   if (!found) return fail_tok(i - 1, "unknown host action");
-  auto host_endpoint = [&](std::size_t k, bool addr_optional) -> bool {
+  const bool udp = is_udp_op(h.op);
+  // ADDR:PORT, [ADDR6]:PORT, or (addr_optional) PORT alone; port_wild
+  // allows `*` for the port.
+  auto host_endpoint = [&](std::size_t k, HostEndpoint& ep, bool addr_optional, bool port_wild,
+                           bool* wild) -> bool {
     if (k >= toks_.size()) return fail("missing address");
     const std::string& s = toks_[k].text;
     std::string a, p;
@@ -1205,7 +1238,7 @@ bool Parser::parse_host(Step& st, std::size_t& i) {
         return fail_tok(k, "expected [ADDRESS]:PORT");
       a = s.substr(1, close - 1);
       p = s.substr(close + 2);
-      h.at.v6 = true;
+      ep.v6 = true;
     } else {
       std::size_t colon = s.rfind(':');
       if (colon == std::string::npos) {
@@ -1216,73 +1249,98 @@ bool Parser::parse_host(Step& st, std::size_t& i) {
         p = s.substr(colon + 1);
       }
     }
-    auto port = parse_u64(p);
-    if (!port || *port == 0 || *port > 65535) return fail_tok(k, "bad port");
-    h.at.port = static_cast<u16>(*port);
+    if (port_wild && p == "*") {
+      *wild = true;
+    } else {
+      auto port = parse_u64(p);
+      if (!port || *port == 0 || *port > 65535) return fail_tok(k, "bad port");
+      ep.port = static_cast<u16>(*port);
+    }
     if (a.empty()) {
       if (!addr_optional) return fail_tok(k, "expected ADDRESS:PORT");
-      h.at.any = true;
+      ep.any = true;
       return true;
     }
-    h.at.any = false;
-    if (h.at.v6) {
+    ep.any = false;
+    if (ep.v6) {
       auto v = parse_ipv6(a);
       if (!v) return fail_tok(k, "bad IPv6 address");
-      h.at.ip6 = *v;
+      ep.ip6 = *v;
     } else {
       auto v = parse_ipv4(a);
       if (!v) return fail_tok(k, "bad IPv4 address (IPv6: [ADDRESS]:PORT)");
-      h.at.ip4 = *v;
+      ep.ip4 = *v;
     }
+    return true;
+  };
+  // N, "text" or 0xHEX (more than 8 hex digits; shorter ones are counts).
+  auto payload = [&]() -> bool {
+    if (i >= toks_.size()) return fail("missing byte count or data");
+    const Token& t = toks_[i];
+    const bool hex_bytes = t.text.size() > 10 && t.text[0] == '0' && t.text[1] == 'x' &&
+                           (h.op == HostOp::send || udp);
+    if (t.quoted || hex_bytes) {
+      Value v;
+      std::string why;
+      if (!literal(t, VType::bytes, N, 0, v, why)) return fail_tok(i, why);
+      h.use_data = true;
+      h.data = std::move(v.bytes);
+      h.count = h.data.size();
+      if (h.count == 0 && !udp) return fail_tok(i, "no bytes");
+    } else {
+      auto n = parse_u64(t.text);
+      if (!n || *n == 0 || *n > kMaxBytes) return fail_tok(i, "byte count 1..65535, or \"text\"");
+      if (udp && *n > kMaxUdpPayload) return fail_tok(i, "a UDP datagram holds at most 65507 bytes");
+      h.count = *n;
+    }
+    if (udp && h.count > kMaxUdpPayload) return fail_tok(i, "a UDP datagram holds at most 65507 bytes");
+    i++;
     return true;
   };
   switch (h.op) {
     case HostOp::listen:
-      if (!host_endpoint(i, true)) return false;
+    case HostOp::udp_bind:
+      if (!host_endpoint(i, h.at, true, false, nullptr)) return false;
       i++;
       break;
     case HostOp::connect:
-      if (!host_endpoint(i, false)) return false;
+      if (!host_endpoint(i, h.at, false, false, nullptr)) return false;
       i++;
+      break;
+    case HostOp::udp_send:
+      if (!host_endpoint(i, h.at, false, false, nullptr)) return false;
+      i++;
+      if (!payload()) return false;
       break;
     case HostOp::send:
-    case HostOp::recv: {
-      if (i >= toks_.size()) return fail("missing byte count or data");
-      const Token& t = toks_[i];
-      if (t.quoted || (t.text.size() > 2 && t.text[0] == '0' && t.text[1] == 'x' && h.op == HostOp::send &&
-                       t.text.size() > 10)) {
-        Value v;
-        std::string why;
-        if (!literal(t, VType::bytes, N, 0, v, why)) return fail_tok(i, why);
-        h.use_data = true;
-        h.data = std::move(v.bytes);
-        h.count = h.data.size();
-      } else {
-        auto n = parse_u64(t.text);
-        if (!n || *n == 0 || *n > kMaxBytes) return fail_tok(i, "byte count 1..65535, or \"text\"");
-        h.count = *n;
-      }
-      i++;
+    case HostOp::recv:
+    case HostOp::udp_recv:
+    case HostOp::udp_reply:
+      if (!payload()) return false;
       break;
-    }
     default:
       break;
   }
   // Trailing keywords.
+  const bool makes = h.op == HostOp::listen || h.op == HostOp::accept || h.op == HostOp::connect ||
+                     h.op == HostOp::udp_bind;
   while (i < toks_.size()) {
     const std::string& k = toks_[i].text;
     if (i + 1 >= toks_.size()) return fail_tok(i, "missing value");
     const std::string& v = toks_[i + 1].text;
-    if (k == "as" && (h.op == HostOp::listen || h.op == HostOp::accept || h.op == HostOp::connect)) {
+    if (k == "as" && makes) {
       if (!valid_name(v)) return fail_tok(i + 1, "bad name");
       h.as = v;
-    } else if (k == "on" && h.op != HostOp::listen && h.op != HostOp::connect) {
+    } else if (k == "on" && h.op != HostOp::listen && h.op != HostOp::connect && h.op != HostOp::udp_bind) {
       if (!valid_name(v)) return fail_tok(i + 1, "bad name");
       h.on = v;
     } else if (k == "from" && h.op == HostOp::connect) {
       auto n = parse_u64(v);
       if (!n || *n == 0 || *n > 65535) return fail_tok(i + 1, "bad port");
       h.from_port = static_cast<u16>(*n);
+    } else if (k == "from" && h.op == HostOp::udp_recv && !h.from_given) {
+      if (!host_endpoint(i + 1, h.from, false, true, &h.from_any_port)) return false;
+      h.from_given = true;
     } else if (k == "backlog" && h.op == HostOp::listen) {
       auto n = parse_u64(v);
       if (!n || *n == 0 || *n > 4096) return fail_tok(i + 1, "backlog 1..4096");
@@ -1293,27 +1351,30 @@ bool Parser::parse_host(Step& st, std::size_t& i) {
     i += 2;
   }
   // Names and their static existence.
-  bool listener_target = h.op == HostOp::accept;
+  HostObj target = udp ? HostObj::udp : HostObj::conn;
+  if (h.op == HostOp::accept) target = HostObj::listener;
   if (h.op == HostOp::close && !h.on.empty()) {
-    for (const auto& [n, l] : host_objs_)
-      if (n == h.on && l) listener_target = true;
+    for (const auto& [n, k] : host_objs_)
+      if (n == h.on) target = k;  // close takes any kind
   }
-  if (h.op != HostOp::listen && h.op != HostOp::connect) {
-    if (h.on.empty()) h.on = listener_target ? "l" : "c";
-    if (!host_obj(h.on, listener_target)) return false;
+  if (!makes || h.op == HostOp::accept) {
+    if (h.on.empty()) h.on = target == HostObj::listener ? "l" : target == HostObj::udp ? "u" : "c";
+    if (!host_obj(h.on, target)) return false;
   }
-  if (h.op == HostOp::listen || h.op == HostOp::accept || h.op == HostOp::connect) {
-    if (h.as.empty()) h.as = h.op == HostOp::listen ? "l" : "c";
-    bool listener = h.op == HostOp::listen;
+  if (makes) {
+    const HostObj kind = h.op == HostOp::listen ? HostObj::listener
+                         : h.op == HostOp::udp_bind ? HostObj::udp
+                                                    : HostObj::conn;
+    if (h.as.empty()) h.as = kind == HostObj::listener ? "l" : kind == HostObj::udp ? "u" : "c";
     bool known = false;
-    for (auto& [n, l] : host_objs_)
+    for (auto& [n, k] : host_objs_)
       if (n == h.as) {
         known = true;
-        l = listener;
+        k = kind;
       }
     if (!known) {
       if (host_objs_.size() >= 64) return fail("too many host objects");
-      host_objs_.emplace_back(h.as, listener);
+      host_objs_.emplace_back(h.as, kind);
     }
   }
   return true;
@@ -1564,6 +1625,11 @@ const char* host_op_name(HostOp op) noexcept {
     case HostOp::expect_reset: return "expect-reset";
     case HostOp::expect_refused: return "expect-refused";
     case HostOp::expect_connected: return "expect-connected";
+    case HostOp::udp_bind: return "udp-bind";
+    case HostOp::udp_send: return "udp-send";
+    case HostOp::udp_recv: return "udp-recv";
+    case HostOp::udp_reply: return "udp-reply";
+    case HostOp::udp_expect_none: return "udp-expect-none";
   }
   return "?";
 }

@@ -41,6 +41,7 @@ inline constexpr std::size_t kMaxTokens = 256;   // per line
 inline constexpr std::size_t kMaxVars = 128;
 inline constexpr std::size_t kMaxList = 32;      // elements of a list value
 inline constexpr std::size_t kMaxBytes = 65535;  // a payload, string or hex blob
+inline constexpr std::size_t kMaxUdpPayload = 65507;  // host udp-send / udp-recv (IPv4 limit)
 inline constexpr std::size_t kMaxArgs = 64;      // command-line arguments per list
 inline constexpr i64 kMaxTimeNs = 3600LL * 1000 * 1000 * 1000;  // one hour
 
@@ -217,6 +218,7 @@ u8 field_width(FieldId id) noexcept;
 enum class HostOp : u8 {
   listen, accept, connect, send, recv, shutdown, close, reset,
   expect_eof, expect_reset, expect_refused, expect_connected,
+  udp_bind, udp_send, udp_recv, udp_reply, udp_expect_none,
 };
 const char* host_op_name(HostOp op) noexcept;
 
@@ -228,14 +230,21 @@ struct HostEndpoint {
   u16 port = 0;
 };
 
+// The kinds of host objects; the parser checks that `on NAME` names one of
+// the right kind.
+enum class HostObj : u8 { listener, conn, udp };
+
 struct HostAction {
   HostOp op = HostOp::close;
-  std::string on;  // the object acted on (default: "c" for connections, "l" for listeners)
-  std::string as;  // the name of a new object (listen, accept, connect)
-  HostEndpoint at;
+  std::string on;  // the object acted on (default: "c" for connections, "l" for listeners, "u" for UDP)
+  std::string as;  // the name of a new object (listen, accept, connect, udp-bind)
+  HostEndpoint at;    // listen, connect, udp-bind: the address; udp-send: the destination
   u16 from_port = 0;  // connect ... from PORT
+  bool from_given = false;  // udp-recv ... from ADDR:PORT|ADDR:*
+  bool from_any_port = false;
+  HostEndpoint from;
   u32 backlog = 16;
-  u64 count = 0;  // send / recv N
+  u64 count = 0;  // send / recv N (UDP: the datagram's size, may be 0 with "")
   bool use_data = false;
   std::vector<u8> data;  // send / recv "text"
 };

@@ -215,4 +215,42 @@ void SimBackend::host_close(int h, bool reset) {
     }
 }
 
+Result<int> SimBackend::host_udp_bind(const HostAddr& at) {
+  const bool v6 = at.any || at.v6;
+  auto s = hostnet_.socket(ports::Netns::host, v6 ? ports::Family::v6 : ports::Family::v4, ports::SockType::udp);
+  if (!s) return s.err();
+  if (at.any) (void)hostnet_.set_opt(*s, ports::SockOpt::v6only, 0);
+  ports::SockAddr a;
+  a.addr = at.any ? InAny::from(Ipv6Addr::any()) : at.addr;
+  a.port = at.port;
+  if (auto r = hostnet_.bind(*s, a); !r) {
+    hostnet_.close(*s);
+    return r.err();
+  }
+  return s->v;
+}
+
+Result<std::size_t> SimBackend::host_udp_send(int h, const HostAddr& to, Bytes data) {
+  const Bytes iov[1] = {data};
+  ports::SockAddr a;
+  a.addr = to.addr;
+  a.port = to.port;
+  const ports::SendSlot m{std::span<const Bytes>(iov, 1), &a};
+  auto r = hostnet_.send_batch(ports::Sock{h}, std::span<const ports::SendSlot>(&m, 1));
+  if (!r) return r.err();
+  return *r == 1 ? data.size() : 0;
+}
+
+Result<std::size_t> SimBackend::host_udp_recv(int h, MutBytes buf, HostAddr& from) {
+  ports::RecvSlot slot;
+  slot.buf = buf;
+  auto r = hostnet_.recv_batch(ports::Sock{h}, std::span<ports::RecvSlot>(&slot, 1));
+  if (!r) return r.err();
+  from.any = false;
+  from.addr = slot.peer.addr;
+  from.v6 = !slot.peer.addr.is_v4();
+  from.port = slot.peer.port;
+  return slot.len;
+}
+
 }  // namespace passt::sim::script

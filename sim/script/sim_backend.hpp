@@ -55,6 +55,9 @@ class SimBackend final : public Backend {
   Result<std::size_t> host_recv(int h, MutBytes buf) override;
   Status host_shutdown(int h) override;
   void host_close(int h, bool reset) override;
+  Result<int> host_udp_bind(const HostAddr& at) override;
+  Result<std::size_t> host_udp_send(int h, const HostAddr& to, Bytes data) override;
+  Result<std::size_t> host_udp_recv(int h, MutBytes buf, HostAddr& from) override;
 
   World& world() { return world_; }
 

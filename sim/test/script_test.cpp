@@ -140,6 +140,24 @@ TEST(ScriptParser, AllScriptDirectivesAndPredefinedVariables) {
   EXPECT_EQ(err_of("slow\n"), "1: slow needs a reason");
 }
 
+TEST(ScriptParser, HostObjectsHaveKinds) {
+  ParseResult r = P("0 host udp-bind [2001:db8::1]:53 as d\n+0 host udp-recv 0x00112233445566 from [2001:db8::2]:* on d\n");
+  ASSERT_TRUE(r.ok) << r.error.msg;
+  const HostAction& h = r.script.steps[1].host;
+  EXPECT_EQ(h.op, HostOp::udp_recv);
+  EXPECT_EQ(h.data.size(), 7u);
+  EXPECT_TRUE(h.from_given && h.from_any_port && h.from.v6);
+  EXPECT_EQ(err_of("0 host udp-bind 53\n+0 host send 1 on u\n"), "2: host object 'u' is a UDP socket");
+  EXPECT_EQ(err_of("0 host listen 53\n+0 host udp-send 127.0.0.1:1 1 on l\n"), "2: host object 'l' is a listener");
+  EXPECT_EQ(err_of("0 host udp-recv 1\n"), "1: no host UDP socket named 'u' (create it with 'host udp-bind')");
+  EXPECT_EQ(err_of("0 host udp-bind 53\n+0 host udp-send 127.0.0.1:1 65508\n"),
+            "2: a UDP datagram holds at most 65507 bytes at '65508'");
+  EXPECT_EQ(err_of("0 host udp-bind 53\n+0 host udp-recv 1 from 127.0.0.1\n"), "2: expected ADDRESS:PORT at '127.0.0.1'");
+  EXPECT_EQ(err_of("0 host connect 127.0.0.1:1\n+0 host send \"\"\n"), "2: no bytes at ''");
+  // close takes any kind.
+  EXPECT_TRUE(P("0 host udp-bind 53 as d\n+0 host close on d\n").ok);
+}
+
 // --- Frames -----------------------------------------------------------------------------
 
 struct Built {
@@ -344,8 +362,26 @@ class FakeBackend final : public Backend {
   }
   Status host_shutdown(int) override { return {}; }
   void host_close(int, bool) override {}
+  Result<int> host_udp_bind(const HostAddr&) override { return 20; }
+  Result<std::size_t> host_udp_send(int, const HostAddr& to, Bytes d) override {
+    udp_sent.emplace_back(to, std::vector<u8>(d.begin(), d.end()));
+    return d.size();
+  }
+  // "pong" from 127.0.0.1:5000 once, at 3 ms.
+  Result<std::size_t> host_udp_recv(int, MutBytes b, HostAddr& from) override {
+    if (now < 3000000 || pong_taken_) return Err::again;
+    pong_taken_ = true;
+    from.v6 = false;
+    from.addr = InAny::from(Ipv4Addr::of(127, 0, 0, 1));
+    from.port = 5000;
+    const char* t = "pong";
+    for (std::size_t i = 0; i < 4; i++) b[i] = static_cast<u8>(t[i]);
+    return std::size_t{4};
+  }
+  std::vector<std::pair<HostAddr, std::vector<u8>>> udp_sent;
 
  private:
+  bool pong_taken_ = false;
   void deliver(std::deque<CapturedFrame>& frames) {
     while (!plan.empty() && plan.front().at <= now) {
       frames.push_back({plan.front().at, plan.front().bytes});
@@ -450,6 +486,46 @@ TEST(ScriptInterp, HostActionsWaitWithinTolerance) {
   EXPECT_EQ(r.msg, "host expect-connected: connection refused");
 }
 
+TEST(ScriptInterp, UdpActions) {
+  FakeBackend fb;
+  RunResult r = run_fake(
+      "0 host udp-bind 8053\n"
+      "+0 host udp-send 127.0.0.1:5000 \"ping\"\n"
+      "0.002 host udp-recv \"pong\" from 127.0.0.1:5000\n"
+      "+0 host udp-reply 3\n"
+      "+0 host udp-expect-none\n",
+      fb, 2000000);
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
+  ASSERT_EQ(fb.udp_sent.size(), 2u);
+  EXPECT_EQ(fb.udp_sent[0].first.port, 5000);
+  EXPECT_EQ(fb.udp_sent[1].first.port, 5000);  // the reply goes to the source
+  EXPECT_EQ(fb.udp_sent[1].second, (std::vector<u8>{'a', 'b', 'c'}));
+  FakeBackend fb2;
+  r = run_fake("0 host udp-bind 8053\n0.001 host udp-recv 4\n", fb2, 1000000);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.msg, "host udp-recv: no datagram by 0.002000 s");
+  FakeBackend fb3;
+  r = run_fake("0 host udp-bind 8053\n0.003 host udp-recv 4 from 127.0.0.1:*\n+0 host udp-recv 4\n", fb3, 0);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.line, 3u) << r.msg;
+  FakeBackend fb4;
+  r = run_fake("0 host udp-bind 8053\n0.003 host udp-recv \"pong\" from 127.0.0.2:*\n", fb4, 0);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.msg, "host udp-recv: expected a datagram from 127.0.0.2:*, got a datagram of 4 bytes from 127.0.0.1:5000");
+  FakeBackend fb5;
+  r = run_fake("0 host udp-bind 8053\n0.003 host udp-recv \"ping\"\n", fb5, 0);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.msg.find("host udp-recv: expected"), std::string::npos) << r.msg;
+  FakeBackend fb6;
+  r = run_fake("0 host udp-bind 8053\n0.003 host udp-expect-none\n", fb6, 0);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.msg, "host udp-expect-none: a datagram of 4 bytes from 127.0.0.1:5000 is waiting");
+  FakeBackend fb7;
+  r = run_fake("0 host udp-bind 8053\n+0 host udp-reply 1\n", fb7, 0);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.msg, "host udp-reply: no datagram was received on 'u'");
+}
+
 // --- The simulator backend ------------------------------------------------------------------
 
 core::NetInfo test_net() {
@@ -520,6 +596,26 @@ TEST(ScriptSim, HostSocketsTalkToEachOther) {
       "+0 host expect-reset on a\n"
       "+0 host connect 127.0.0.1:8081 as x\n"
       "+0 host expect-refused on x\n");
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
+}
+
+TEST(ScriptSim, HostUdpSocketsTalkToEachOther) {
+  // A dual-stack socket and one per family: sources as the receiver sees
+  // them (IPv4 ones plain, also on the dual-stack socket), replies.
+  RunResult r = run_sim(
+      "0 host udp-bind 8053 as srv\n"
+      "+0 host udp-bind 127.0.0.1:5000 as c4\n"
+      "+0 host udp-bind [::1]:5001 as c6\n"
+      "+0 host udp-send 127.0.0.1:8053 \"four\" on c4\n"
+      "+0 host udp-send [::1]:8053 \"six\" on c6\n"
+      "+0 host udp-recv \"four\" from 127.0.0.1:5000 on srv\n"
+      "+0 host udp-reply \"re4\" on srv\n"
+      "+0 host udp-recv \"six\" from [::1]:5001 on srv\n"
+      "+0 host udp-reply \"\" on srv\n"
+      "+0 host udp-recv \"re4\" from 127.0.0.1:8053 on c4\n"
+      "+0 host udp-recv \"\" from [::1]:8053 on c6\n"
+      "+0 host udp-expect-none on srv\n"
+      "+0 host close on srv\n");
   EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
 }
 

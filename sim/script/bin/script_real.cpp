@@ -318,6 +318,8 @@ class RealBackend final : public Backend {
     close(h);
     for (int& fd : socks_)
       if (fd == h) fd = -1;
+    for (int& fd : udp6_)
+      if (fd == h) fd = -1;
     for (std::size_t i = 0; i < conn_err_.size(); i++)
       if (conn_err_[i].first == h) {
         conn_err_.erase(conn_err_.begin() + static_cast<long>(i));
@@ -325,7 +327,73 @@ class RealBackend final : public Backend {
       }
   }
 
+  Result<int> host_udp_bind(const HostAddr& at) override {
+    const bool v6 = at.any || at.v6;
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno_err(errno);
+    int zero = 0;
+    if (at.any) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    sockaddr_storage ss{};
+    socklen_t len = fill(at, &ss, at.any);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+      Err e = errno_err(errno);
+      close(fd);
+      return e;
+    }
+    socks_.push_back(fd);
+    if (v6) udp6_.push_back(fd);
+    return fd;
+  }
+
+  Result<std::size_t> host_udp_send(int h, const HostAddr& to, Bytes data) override {
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (!to.v6 && is_udp6(h)) {
+      // IPv4 from a dual-stack socket: the v4-mapped address.
+      auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+      s6->sin6_family = AF_INET6;
+      s6->sin6_port = htons(to.port);
+      std::memcpy(&s6->sin6_addr, to.addr.v6().b.data(), 16);
+      len = sizeof(sockaddr_in6);
+    } else {
+      len = fill(to, &ss, false);
+    }
+    ssize_t n = sendto(h, data.data(), data.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len);
+    if (n < 0) return errno_err(errno == EWOULDBLOCK ? EAGAIN : errno);
+    return static_cast<std::size_t>(n);
+  }
+
+  Result<std::size_t> host_udp_recv(int h, MutBytes buf, HostAddr& from) override {
+    sockaddr_storage ss{};
+    socklen_t sl = sizeof(ss);
+    ssize_t n = recvfrom(h, buf.data(), buf.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &sl);
+    if (n < 0) return errno_err(errno == EWOULDBLOCK ? EAGAIN : errno);
+    from.any = false;
+    if (ss.ss_family == AF_INET6) {
+      const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+      Ipv6Addr a;
+      std::memcpy(a.b.data(), &s6->sin6_addr, 16);
+      from.addr = InAny::from(a);
+      from.v6 = !from.addr.is_v4();
+      from.port = ntohs(s6->sin6_port);
+    } else {
+      const auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
+      Ipv4Addr a;
+      std::memcpy(a.b.data(), &s4->sin_addr, 4);
+      from.addr = InAny::from(a);
+      from.v6 = false;
+      from.port = ntohs(s4->sin_port);
+    }
+    return static_cast<std::size_t>(n);
+  }
+
  private:
+  bool is_udp6(int fd) const {
+    for (int x : udp6_)
+      if (x == fd) return true;
+    return false;
+  }
+
   // `use_any`: the unspecified address of the family (binding); a.any
   // always means the IPv6 (dual-stack) unspecified address.
   static socklen_t fill(const HostAddr& a, sockaddr_storage* ss, bool use_any) {
@@ -397,6 +465,7 @@ class RealBackend final : public Backend {
   i64 t0_ = 0;
   std::vector<u8> rx_;
   std::vector<int> socks_;
+  std::vector<int> udp6_;  // UDP sockets of the IPv6 family (IPv4 destinations go v4-mapped)
   std::vector<std::pair<int, Err>> conn_err_;
   std::string failure_;
 };
