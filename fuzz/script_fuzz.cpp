@@ -2,7 +2,8 @@
 // a line number within the text; a parsed script's `<` frames build (with
 // every variable bound to a value of its type) or fail with a message, never
 // crash; every `>` line can be matched against any bytes (the input itself,
-// and every frame built); describe_frame() renders anything.
+// and every frame built); describe_frame() renders anything; host actions
+// name their objects and carry data that fits.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -57,6 +58,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         Bindings w = vars;
         (void)match_frame(st.frame, Bytes(f), env, w, why);
       }
+    } else if (st.kind == StepKind::host) {
+      // Every action names its object; data and counts agree and fit.
+      const HostAction& h = st.host;
+      PASST_CHECK(!h.on.empty() || !h.as.empty());
+      if (h.use_data) PASST_CHECK(h.count == h.data.size());
+      PASST_CHECK(h.count <= kMaxBytes);
+      const bool udp = h.op == HostOp::udp_send || h.op == HostOp::udp_recv || h.op == HostOp::udp_reply;
+      if (udp) PASST_CHECK(h.count <= kMaxUdpPayload);
+      if (h.op == HostOp::send || h.op == HostOp::recv) PASST_CHECK(h.count > 0);
     }
   }
   (void)describe_frame(Bytes(data, size));

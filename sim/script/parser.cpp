@@ -168,16 +168,6 @@ const NamedNum kDhcp6Msgs[] = {{"solicit", 1}, {"advertise", 2}, {"request", 3},
 const NamedNum kD6Status[] = {{"success", 0},     {"unspec-fail", 1},   {"no-addrs-avail", 2},
                               {"no-binding", 3},  {"not-on-link", 4},   {"use-multicast", 5},
                               {"no-prefix-avail", 6}};
-// Option names usable after `!` as a numeric code alias.
-const NamedNum kDhcpOptNames[] = {{"mask", 1},       {"router", 3},     {"dns", 6},
-                                  {"hostname", 12},  {"domain", 15},    {"mtu", 26},
-                                  {"requested", 50}, {"lease", 51},     {"server-id", 54},
-                                  {"prl", 55},       {"max-size", 57},  {"client-id", 61},
-                                  {"rapid-commit", 80}, {"search", 119}, {"route", 121}};
-const NamedNum kD6OptNames[] = {{"client-id", 1}, {"server-id", 2}, {"ia-na", 3}, {"oro", 6},
-                                {"elapsed", 8},   {"status", 13},   {"rapid-commit", 14},
-                                {"dns", 23},      {"domains", 24}};
-
 template <std::size_t K>
 std::optional<u16> find_named(const NamedNum (&tab)[K], std::string_view name) noexcept {
   for (const NamedNum& n : tab)
@@ -660,8 +650,11 @@ bool Parser::endpoint(std::size_t i, bool with_port, bool force_v6, Dir dir, Exp
   }
   if (fam == 0) fam = 4;
   *family = fam;
-  // Evaluate the parts through expr() on a temporary token list.
-  std::vector<Token> saved = toks_;
+  // Evaluate the parts through expr() on a temporary token list.  The
+  // line's list is swapped out and back, not copied: its storage (which
+  // `t` and our callers' references point into) stays alive and in place.
+  std::vector<Token> saved;
+  saved.swap(toks_);
   Token at;
   at.text = a;
   toks_ = {at};
@@ -672,7 +665,7 @@ bool Parser::endpoint(std::size_t i, bool with_port, bool force_v6, Dir dir, Exp
     toks_ = {pt};
     ok = expr(0, VType::num, VType::num, 16, dir, port);
   }
-  toks_ = std::move(saved);
+  toks_.swap(saved);
   if (!ok) {
     // Re-anchor the message on the original token.
     err_.msg += " (in '" + t.text + "')";
@@ -694,7 +687,8 @@ bool Parser::flag_letters(std::string_view s, const char* letters, const u8* bit
 
 bool Parser::tcp_options(FrameSpec& f, const Token& t, Dir dir) {
   f.opts_given = true;
-  std::string body = t.text;
+  const std::string& text = t.text;  // in the line's list, which stays in place (see endpoint())
+  std::string body = text;
   // Trim.
   while (!body.empty() && is_space(body.back())) body.pop_back();
   std::size_t b0 = 0;
@@ -713,10 +707,11 @@ bool Parser::tcp_options(FrameSpec& f, const Token& t, Dir dir) {
     std::vector<Token> words;
     std::string lexerr;
     if (!tokenize(item, words, lexerr)) return fail("in TCP options: " + lexerr);
-    if (words.empty()) return fail("empty TCP option in '<" + t.text + ">'");
+    if (words.empty()) return fail("empty TCP option in '<" + text + ">'");
     if (f.opts.size() >= 40) return fail("too many TCP options");
     TcpOptSpec o;
-    std::vector<Token> saved = toks_;
+    std::vector<Token> saved;  // swapped, not copied: see endpoint()
+    saved.swap(toks_);
     toks_ = words;
     bool ok = true;
     const std::string& k = words[0].text;
@@ -748,7 +743,7 @@ bool Parser::tcp_options(FrameSpec& f, const Token& t, Dir dir) {
     } else {
       ok = fail("unknown TCP option '" + k + "' (mss, wscale, sackOK, nop, eol, TS)");
     }
-    toks_ = std::move(saved);
+    toks_.swap(saved);
     if (!ok) return false;
     f.opts.push_back(std::move(o));
     if (comma == std::string::npos) break;

@@ -140,6 +140,15 @@ TEST(ScriptParser, AllScriptDirectivesAndPredefinedVariables) {
   EXPECT_EQ(err_of("slow\n"), "1: slow needs a reason");
 }
 
+TEST(ScriptParser, ErrorsInsideEndpointsAndOptions) {
+  // The parts are parsed on a temporary token list; the message names the
+  // original token (which must still be alive: fuzz corpus regress_endpoint_uaf).
+  EXPECT_EQ(err_of("0 < udp 1.2.3.4:99999 > 1.2.3.5:1\n"),
+            "1: number does not fit 16 bits at '99999' (in '1.2.3.4:99999')");
+  EXPECT_EQ(err_of("0 > tcp 1.2.3.4:1 > 1.2.3.5:1 S <mss 1,wscale 300>\n"), "1: number does not fit 8 bits at '300'");
+  EXPECT_EQ(err_of("0 > tcp 1.2.3.4:1 > 1.2.3.5:1 S <mss 1,,nop>\n"), "1: empty TCP option in '<mss 1,,nop>'");
+}
+
 TEST(ScriptParser, HostObjectsHaveKinds) {
   ParseResult r = P("0 host udp-bind [2001:db8::1]:53 as d\n+0 host udp-recv 0x00112233445566 from [2001:db8::2]:* on d\n");
   ASSERT_TRUE(r.ok) << r.error.msg;
