@@ -149,6 +149,9 @@ int main(int argc, char** argv) {
         failed++;
         continue;
       }
+      // pasta sets its tap's transmit queue to 4096 frames and caps TCP
+      // windows to it (src/app/main.cpp, docs/tcp.md); passt has no such queue.
+      if (mode == core::Mode::pasta) ec.net.tap_queue_frames = 4096;
       SimBackendOptions bo;
       bo.seed = seed;
       bo.pasta = mode == core::Mode::pasta;
