@@ -6,8 +6,10 @@
 # this outer namespace.  The same scripts run in the simulator under
 # `ctest -L sim` (sim_scripts).
 #
-# SCRIPT_TOLERANCE (seconds, default 0.2: CI machines are loaded) sets the
-# timing tolerance;
+# SCRIPT_TOLERANCE (seconds, default 0.2: CI machines are loaded) sets how
+# early, SCRIPT_LATE_TOLERANCE (default 1: a loaded machine stalls a
+# process for hundreds of milliseconds now and then) how late a frame may
+# come;
 # SCRIPT_ARGS adds runner options (e.g. "--trace --debug").
 #
 #   integration/test_scripts.sh BUILD_DIR [SCRIPT|DIR...]
@@ -33,6 +35,7 @@ fi
 
 # shellcheck disable=SC2086
 TMPDIR=$TMP "$RUNNER" --passt "$PASST_BIN" --pasta "$PASTA_BIN" "${EXTRA[@]}" \
-  --tolerance "${SCRIPT_TOLERANCE:-0.2}" ${SCRIPT_ARGS:-} "${SCRIPTS[@]}" ||
+  --tolerance "${SCRIPT_TOLERANCE:-0.2}" \
+  --late-tolerance "${SCRIPT_LATE_TOLERANCE:-1}" ${SCRIPT_ARGS:-} "${SCRIPTS[@]}" ||
   fail "scripts failed"
 log "scripts OK"

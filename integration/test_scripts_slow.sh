@@ -14,6 +14,7 @@ RUNNER=$BUILD/sim/script_real
 
 # shellcheck disable=SC2086
 TMPDIR=$TMP "$RUNNER" --passt "$PASST_BIN" --pasta "$PASTA_BIN" --only-slow \
-  --tolerance "${SCRIPT_TOLERANCE:-0.2}" ${SCRIPT_ARGS:-} "$IT_DIR/scripts" ||
+  --tolerance "${SCRIPT_TOLERANCE:-0.2}" \
+  --late-tolerance "${SCRIPT_LATE_TOLERANCE:-1}" ${SCRIPT_ARGS:-} "$IT_DIR/scripts" ||
   fail "slow scripts failed"
 log "slow scripts OK"

@@ -152,6 +152,7 @@ class Interp {
                 (end_ ? " (after the last step)" : " (before this step)") + ": " +
                 describe_frame(Bytes(f.bytes)));
   }
+  i64 late() const { return o_.late_tolerance_ns > o_.tolerance_ns ? o_.late_tolerance_ns : o_.tolerance_ns; }
   bool check_unexpected(i64 t) {
     if (!frames_.empty() && frames_.front().at_ns < t - o_.tolerance_ns) return unexpected(frames_.front());
     return true;
@@ -166,7 +167,7 @@ class Interp {
   }
 
   bool expect(const Step& st) {
-    const i64 deadline = st.t_ns + o_.tolerance_ns;
+    const i64 deadline = st.t_ns + late();
     while (frames_.empty() && advance(deadline)) {
     }
     if (failed_) return false;
@@ -232,7 +233,7 @@ class Interp {
 
   bool host(const Step& st) {
     const HostAction& h = st.host;
-    const i64 deadline = st.t_ns + o_.tolerance_ns;
+    const i64 deadline = st.t_ns + late();
     trace("host", host_op_name(h.op), st.t_ns);
     auto handle = [&](int* out) {
       int* p = obj(h.on);

@@ -11,17 +11,18 @@
 // its guest-side socket.  Both collect every frame sent towards the guest,
 // with its arrival time, into a FIFO the interpreter reads.
 //
-// Tolerance.  The interpreter checks times within `tol` (the simulator
-// uses 0: virtual time is exact).  For each step at time T:
+// Tolerance.  The interpreter checks times within `tol` early and `late`
+// late (the simulator uses 0 for both: virtual time is exact; the real
+// runner allows more lateness, see RunOptions).  For each step at time T:
 //   - every step first brings the backend to T (a `>` step does not: it
-//     waits for the next frame, up to T + tol);
+//     waits for the next frame, up to T + late);
 //   - a frame that arrived before T - tol and is still queued when a step
 //     other than `>` starts is unexpected: the run fails;
 //   - `<` builds the frame and injects it;
-//   - `>` takes the next frame (waiting until T + tol), fails if it arrived
+//   - `>` takes the next frame (waiting until T + late), fails if it arrived
 //     before T - tol, then matches it field by field (frames.hpp);
 //   - `host` actions that wait (accept, recv, expect-*, udp-recv) poll
-//     until they are satisfied or T + tol passes; udp-expect-none checks
+//     until they are satisfied or T + late passes; udp-expect-none checks
 //     that no datagram waits at T;
 //   - after the last step the backend runs until last + settle, and any
 //     frame still queued then is unexpected.
@@ -93,7 +94,12 @@ class Backend {
 };
 
 struct RunOptions {
-  i64 tolerance_ns = 0;  // timing tolerance (0: exact)
+  i64 tolerance_ns = 0;  // timing tolerance (0: exact): how early a frame may come
+  // How late a frame (or a host action's result) may come; below
+  // tolerance_ns: tolerance_ns.  A loaded machine delays things by
+  // hundreds of milliseconds now and then but never makes them early, so
+  // the real runner allows more lateness than earliness.
+  i64 late_tolerance_ns = 0;
   i64 settle_ns = 50000000;  // how long after the last step frames are still unexpected
   bool trace = false;    // print every frame and step to `log`
   std::FILE* log = nullptr;

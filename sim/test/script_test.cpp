@@ -407,13 +407,14 @@ std::vector<u8> arp_reply_bytes() {
   return b.bytes;
 }
 
-RunResult run_fake(const std::string& text, FakeBackend& fb, i64 tol) {
+RunResult run_fake(const std::string& text, FakeBackend& fb, i64 tol, i64 late = 0) {
   ParseResult r = P(text);
   EXPECT_TRUE(r.ok) << r.error.msg;
   Env env;
   env.our_mac = kEnv.our_mac;
   RunOptions o;
   o.tolerance_ns = tol;
+  o.late_tolerance_ns = late;
   o.settle_ns = 10000000;
   return run_script(r.script, env, fb, o);
 }
@@ -455,6 +456,24 @@ TEST(ScriptInterp, EarlyFrameFails) {
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.line, 2u);
   EXPECT_NE(r.msg.find("frame arrived early, at 0.015000 s"), std::string::npos) << r.msg;
+}
+
+TEST(ScriptInterp, LateToleranceIsSeparate) {
+  // 15 ms late passes with 20 ms of lateness allowed; 9 ms early still
+  // fails with 1 ms of earliness.
+  FakeBackend fb;
+  fb.plan.push_back({35000000, arp_reply_bytes()});
+  RunResult r = run_fake(kArpScript, fb, 1000000, 20000000);
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
+  FakeBackend fb2;
+  fb2.plan.push_back({11000000, arp_reply_bytes()});
+  r = run_fake(kArpScript, fb2, 1000000, 20000000);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.msg.find("frame arrived early, at 0.011000 s"), std::string::npos) << r.msg;
+  // Host actions wait as long.
+  FakeBackend fb3;
+  r = run_fake("0 host listen 80\n0.001 host accept\n", fb3, 0, 5000000);
+  EXPECT_TRUE(r.ok) << r.msg;
 }
 
 TEST(ScriptInterp, TrailingFrameIsUnexpected) {

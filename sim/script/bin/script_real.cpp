@@ -4,7 +4,8 @@
 // there, and the binaries see its network (up0 198.51.100.1/24 ...).
 //
 //   script_real --passt BIN [--pasta BIN] [--mode passt|pasta|both]
-//               [--tolerance SECONDS] [--settle SECONDS] [--trace] [--debug]
+//               [--tolerance SECONDS] [--late-tolerance SECONDS]
+//               [--settle SECONDS] [--trace] [--debug]
 //               [--pending] [--slow|--only-slow] FILE|DIR...
 //
 // passt: started as a daemon (`-P pidfile -l logfile -s SOCKET`); the
@@ -156,6 +157,7 @@ struct Options {
   std::string pasta_bin;
   u8 modes = kModePasst | kModePasta;
   i64 tolerance_ns = 50000000;
+  i64 late_tolerance_ns = 0;  // 0: tolerance_ns
   i64 settle_ns = 50000000;
   bool trace = false;
   bool debug = false;
@@ -688,6 +690,7 @@ Outcome run_one(const Options& o, const std::string& path, const Script& s, core
   be.start(gfd);
   RunOptions ro;
   ro.tolerance_ns = s.tolerance_ns.value_or(o.tolerance_ns);
+  ro.late_tolerance_ns = o.late_tolerance_ns;
   ro.settle_ns = o.settle_ns;
   ro.trace = o.trace;
   ro.log = stdout;
@@ -709,6 +712,7 @@ Outcome run_one(const Options& o, const std::string& path, const Script& s, core
 void usage() {
   std::fprintf(stderr,
                "usage: script_real --passt BIN [--pasta BIN] [--mode passt|pasta|both] [--tolerance S]\n"
+               "                   [--late-tolerance S]\n"
                "                   [--settle S] [--trace] [--debug] [--pending]\n"
                "                   [--slow|--only-slow] FILE|DIR...\n");
 }
@@ -729,6 +733,8 @@ int main(int argc, char** argv) {
       o.modes = (m == "passt" ? u8{kModePasst} : m == "pasta" ? u8{kModePasta} : u8{kModePasst | kModePasta});
     } else if (a == "--tolerance" && i + 1 < argc) {
       o.tolerance_ns = static_cast<i64>(std::strtod(argv[++i], nullptr) * 1e9);
+    } else if (a == "--late-tolerance" && i + 1 < argc) {
+      o.late_tolerance_ns = static_cast<i64>(std::strtod(argv[++i], nullptr) * 1e9);
     } else if (a == "--settle" && i + 1 < argc) {
       o.settle_ns = static_cast<i64>(std::strtod(argv[++i], nullptr) * 1e9);
     } else if (a == "--trace") {
