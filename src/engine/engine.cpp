@@ -37,13 +37,27 @@ Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports p
       timers_(sizing.flows + kGlobalTimers),
       reaper_(sizing.flows),
       tcp_(cfg, net, ports.net, ports.entropy, out_, guest_, flows_, timers_, reaper_, tcp),
+      splice_(ports.net, flows_, timers_, reaper_),
+      splice_on_(cfg.mode == core::Mode::pasta && net.tcp &&
+                 ((!cfg.no_splice && cfg.fwd_in.tcp.mode != core::FwdMode::none) ||
+                  cfg.fwd_out.tcp.mode != core::FwdMode::none)),
       tcp_fwd_(cfg, net, ports.net, tcp_, guest_, tcp.accepts_per_event),
       fwd_maps_(core::fwd_maps_from(cfg)),
-      icmp_(net, ports.net, out_, guest_, flows_, timers_, reaper_, icmp) {}
+      icmp_(net, ports.net, out_, guest_, flows_, timers_, reaper_, icmp) {
+  // pasta: loopback clients of -t ports (unless --no-splice) and every -T
+  // connection are spliced socket to socket.
+  if (splice_on_) tcp_fwd_.set_splice_sink(&splice_);
+}
 
 Status Engine::open_listeners() noexcept {
   fwd_scan();
-  return tcp_fwd_.open_listeners(fwd_maps_);
+  Status s = tcp_fwd_.open_listeners(fwd_maps_);
+  if (s && splice_on_) {
+    // Namespace sockets are the partners of -t connections only.
+    splice_.init(net_.v4.enabled, net_.v6.enabled,
+                 !cfg_.no_splice && cfg_.fwd_in.tcp.mode != core::FwdMode::none);
+  }
+  return s;
 }
 
 // One automatic forwarding scan (pasta "auto"): the host's bound ports for
@@ -93,6 +107,7 @@ void Engine::start(Instant now) noexcept {
   // Upstream scans from its 1 s protocol timers.
   if (scan_ != nullptr && core::fwd_auto_any(cfg_))
     timers_.set(timer_id(kTimerFwdScan), now + Duration::seconds(1));
+  if (splice_on_) timers_.set(timer_id(kTimerSplice), now + proto::kSplicePoolInterval);
 }
 
 void Engine::on_tap_frames(std::span<const Bytes> frames, Instant now) noexcept {
@@ -115,6 +130,7 @@ void Engine::on_socket_event(u64 ref, u32 events, Instant now) noexcept {
     case core::RefType::tcp: tcp_.sock_event(r.sidx(), events, now); return;
     case core::RefType::tcp_listen: tcp_fwd_.listen_event(r.data, events, now); return;
     case core::RefType::ping: icmp_.sock_event(r.sidx(), events, now); return;
+    case core::RefType::tcp_splice: splice_.sock_event(r.sidx(), events, now); return;
     default: return;  // no owner (yet): other protocols add theirs
   }
 }
@@ -131,6 +147,13 @@ void Engine::on_deadline(Instant now) noexcept {
     } else if (id == timer_id(kTimerFwdScan)) {
       fwd_scan();
       timers_.set(id, now + Duration::seconds(1));
+    } else if (id == timer_id(kTimerSplice)) {
+      splice_.periodic(now);
+      timers_.set(id, now + proto::kSplicePoolInterval);
+    } else if (id < sizing_.flows && flows_.at(core::FlowIdx{id}).type == core::FlowType::tcp_splice &&
+               flows_.at(core::FlowIdx{id}).state == core::FlowState::active) {
+      splice_.timer(core::FlowIdx{id}, now);
+      if (timers_.contains(id) && timers_.get(id) <= now) timers_.set(id, now + Duration::millis(1));
     } else if (id < sizing_.flows && flows_.at(core::FlowIdx{id}).type == core::FlowType::tcp &&
                flows_.at(core::FlowIdx{id}).state == core::FlowState::active) {
       tcp_.timer(core::FlowIdx{id}, now);

@@ -35,6 +35,7 @@
 #include "proto/tap_out.hpp"
 #include "proto/tcp.hpp"
 #include "proto/tcp_fwd.hpp"
+#include "proto/tcp_splice.hpp"
 #include "util/log.hpp"
 #include "wire/frame.hpp"
 
@@ -92,6 +93,7 @@ class Engine final : public ports::EventSink {
   const proto::Tcp& tcp() const noexcept { return tcp_; }
   const proto::TcpFwd& tcp_fwd() const noexcept { return tcp_fwd_; }
   proto::TcpFwd& tcp_fwd() noexcept { return tcp_fwd_; }
+  const proto::TcpSplice& splice() const noexcept { return splice_; }
   // The ports forwarded right now (automatic directions follow the scans).
   const core::FwdMaps& fwd_maps() const noexcept { return fwd_maps_; }
   const proto::Icmp& icmp() const noexcept { return icmp_; }
@@ -99,7 +101,7 @@ class Engine final : public ports::EventSink {
 
  private:
   // Timer ids above the flow indices.
-  enum GlobalTimer : u32 { kTimerRa = 0, kTimerFwdScan, kGlobalTimers };
+  enum GlobalTimer : u32 { kTimerRa = 0, kTimerFwdScan, kTimerSplice, kGlobalTimers };
   u32 timer_id(GlobalTimer t) const noexcept { return sizing_.flows + t; }
 
   void handle_frame(Bytes frame, Instant now) noexcept;
@@ -120,6 +122,8 @@ class Engine final : public ports::EventSink {
   core::DeadlineHeap timers_;
   proto::FlowReaper reaper_;
   proto::Tcp tcp_;
+  proto::TcpSplice splice_;
+  bool splice_on_ = false;  // pasta: the loopback paths (docs/splice.md)
   proto::TcpFwd tcp_fwd_;
   ports::PortScan* scan_ = nullptr;
   core::FwdMaps fwd_maps_;
