@@ -22,6 +22,10 @@
 # server closing first (it answers and shuts down before the client sends).
 # Also: a target that refuses (nothing listens) and one that resets are seen
 # by the client as a reset, and 60 connections open at once.
+#
+# -T, the other way: a client on the namespace's loopback, a -T listener
+# there, the server on the host's 127.0.0.1 / ::1 (which sees the client's
+# loopback address as the source); the same transfers.
 . "$(dirname "$0")/lib/common.sh"
 enter_outer_ns "$@"
 . "$IT_DIR/lib/passt.sh"
@@ -32,6 +36,8 @@ P_WILD=10001      # server on 0.0.0.0 and :: (dual stack)
 P_LO=10002        # servers on 127.0.0.1 and ::1 only
 P_REFUSE=10003    # nothing listens
 P_RESET=10004     # accepts, then resets
+P_T=10005         # -T P_T:P_HOST
+P_HOST=10006      # servers on the host's 127.0.0.1 and ::1
 
 cat >"$TMP/peer.py" <<'EOF'
 # Test peer: "serve HOST PORT LOG" (threaded, forever) or "client HOST PORT
@@ -197,11 +203,12 @@ client() {
 K2=2048
 M10=$((10 * 1024 * 1024))
 
-# transfers NAME HOST PORT PEER: the four transfers through one -t port, one
-# after the other, checked on both ends; the server must have seen the
-# connections from PEER.
+# transfers NAME HOST PORT PEER [NETNS]: the four transfers through one
+# forwarded port, one after the other, checked on both ends; the server must
+# have seen the connections from PEER.  The client runs in NETNS if given.
 transfers() {
-  local name=$1 host=$2 port=$3 peer=$4 mode up down specs=() want="" got
+  local name=$1 host=$2 port=$3 peer=$4 ns=${5:-} mode up down specs=() want="" got in=()
+  [ -z "$ns" ] || in=(nsenter --net="$ns")
   : >"$TMP/$name.srv"
   for mode in c s; do
     for up in $K2 $M10; do
@@ -215,7 +222,7 @@ transfers() {
       want="$want ok"
     done
   done
-  got=$(timeout 120 python3 "$TMP/peer.py" multi "$host" "$port" "${specs[@]}" 2>&1 | tr '\n' ' ') || true
+  got=$(timeout 120 "${in[@]}" python3 "$TMP/peer.py" multi "$host" "$port" "${specs[@]}" 2>&1 | tr '\n' ' ') || true
   [ "$got" = "${want# } " ] || fail "$name: transfers via $host:$port (${specs[*]}): got '$got'"
   wait_until 10 sh -c "[ \$(wc -l <'$TMP/$name.srv') -ge ${#specs[@]} ]" ||
     fail "$name: server logged $(cat "$TMP/$name.srv")"
@@ -277,4 +284,15 @@ if upstream_only "--no-splice is not in Debian's 2023 pasta"; then
   ok "--no-splice: through the tap, from the mapped host loopback 198.51.100.254 / 2001:db8::ff"
   stop_pidfile "$TMP/nosp.pid"
 fi
+# --- -T: the namespace's loopback to the host's -----------------------------------
+python3 "$TMP/peer.py" serve 127.0.0.1 $P_HOST "$TMP/tout.srv" &
+python3 "$TMP/peer.py" serve ::1 $P_HOST "$TMP/tout.srv" &
+wait_until 10 sh -c "[ \$(ss -Htln 'sport = :$P_HOST' | wc -l) -ge 2 ]" || fail "host servers did not start"
+start_pasta tout -t none -T $P_T:$P_HOST
+wait_until 5 sh -c "[ \$(nsenter --net='$NS_tout' ss -Htln 'sport = :$P_T' | wc -l) -ge 2 ]" ||
+  fail "tout: -T listeners did not appear in the namespace"
+transfers tout 127.0.0.1 $P_T 127.0.0.1 "$NS_tout"
+transfers tout ::1 $P_T ::1 "$NS_tout"
+ok "-T: namespace loopback to host loopback, 2 KiB + 10 MiB both ways, both close orders"
+stop_pidfile "$TMP/tout.pid"
 log "PASS"
