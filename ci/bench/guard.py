@@ -40,11 +40,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_BASELINE = os.path.join(HERE, "baseline.json")
 
 # Per run: repetitions and seconds per repetition.  ~30 benchmarks x 5 x
-# 0.02 s of CPU time; on a loaded machine the wall time is 3-5x that, still
+# 0.015 s of CPU time; on a loaded machine the wall time is 3-5x that, still
 # under the 60 s budget.
 CHECK_REPS = 5
 CONFIRM_REPS = 7
-MIN_TIME = 0.02
+MIN_TIME = 0.015
 RUN_TIMEOUT = 120  # seconds, per passt_bench invocation
 
 
