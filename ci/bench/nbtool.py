@@ -270,9 +270,13 @@ def cmd_iperf(a):
         text = fh.read()
     # iperf3 may print a line before its JSON on errors: take the object.
     start = text.find("{")
-    if start < 0:
-        raise SystemExit("iperf: no JSON")
-    d = json.loads(text[start:])
+    try:
+        d = json.loads(text[start:]) if start >= 0 else None
+    except ValueError:
+        d = None
+    if d is None:
+        first = text.strip().splitlines()[0] if text.strip() else "no output"
+        raise SystemExit(f"iperf: no result ({first})")
     if d.get("error"):
         raise SystemExit(f"iperf: {d['error']}")
     end = d.get("end", {})
@@ -335,9 +339,11 @@ ROWS = [
 ]
 
 
-def fmt(x):
+def fmt(x, unit=""):
     if x is None:
         return "n/a"
+    if unit == "count":
+        return f"{x:.0f}"
     if x == 0:
         return "0"
     ax = abs(x)
@@ -372,6 +378,16 @@ def cmd_table(a):
         v = vals.get((impl, mtu, row))
         return statistics.median(v) if v else None
 
+    def cell(impl, mtu, row, unit):
+        """The median, and the spread of the rounds as +-half the range in %."""
+        v = vals.get((impl, mtu, row))
+        if not v:
+            return "n/a"
+        m = statistics.median(v)
+        if len(v) < 2 or unit == "count" or m == 0:
+            return fmt(m, unit)
+        return f"{fmt(m, unit)} ±{50 * (max(v) - min(v)) / m:.0f}%"
+
     for mi, mtu in enumerate(mtus):
         rows = [r for r in ROWS if r[4] or mi == 0]
         hdr = ["row", "unit", "better"] + impls + [f"{ours}/{r}" for r in refs]
@@ -383,16 +399,17 @@ def cmd_table(a):
             m = {i: med(i, mtu, rid) for i in impls}
             if all(v is None for v in m.values()):
                 continue
-            cells = [label, unit, "↑" if higher else "↓"] + [fmt(m[i]) for i in impls]
+            cells = [label, unit, "↑" if higher else "↓"] + [cell(i, mtu, rid, unit) for i in impls]
             for r in refs:
-                if m[ours] is None or m[r] is None or m[r] == 0:
+                if m[ours] is None or m[r] is None or m[r] == 0 or unit == "count":
                     cells.append("–")
                 else:
                     cells.append(f"{m[ours] / m[r]:.2f}")
             print("| " + " | ".join(cells) + " |")
-    print(f"\nMedians over rounds (start-up: over runs); ratios are {ours} / reference (read them with the "
-          f"'better' arrow: ↑ a ratio above 1 favours {ours}, ↓ below 1 does).  n/a: the path "
-          f"does not exist or the test failed (see the logs).")
+    print(f"\nMedians over rounds (start-up: over runs), ±: half the range of the rounds "
+          f"relative to the median.  Ratios are {ours} / reference, of the medians: with ↑ a "
+          f"ratio above 1 favours {ours}, with ↓ one below 1 does.  n/a: no such path, or the "
+          f"test failed (logs/).  Counts: the median per test, no ratio.")
     return 0
 
 

@@ -333,7 +333,7 @@ measure() {
     log "deadline (--max-minutes $MAX_MIN) passed: $row not run"
     return 0
   fi
-  if v=$("$@") && [ -n "$v" ]; then
+  if v=$("$@" 2>>"$LOGS/errors.log") && [ -n "$v" ]; then
     record "$impl" "$mtu" "$row" "$round" "$v"
     log "  $impl mtu $mtu round $round: $row = $v"
   else
