@@ -4,6 +4,7 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <sched.h>
 
 #include <span>
 #include <vector>
@@ -47,5 +48,13 @@ inline u64 mix64(u64 x) noexcept {
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
 }
+
+// Called right before each timed loop.  Google Benchmark settles the
+// iteration count in its first, shortest trials and takes a trial whose wall
+// time reached 5 x min_time as final: a trial preempted for 10 ms on a busy
+// machine would fix a count of 1.  A task is most likely preempted right
+// after a long untimed set-up (its time slice is used up); yielding here
+// starts the timed loop on a fresh slice instead.
+inline void fresh_slice() noexcept { (void)sched_yield(); }
 
 }  // namespace passt::bench

@@ -15,6 +15,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 void BM_csum_full(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   std::vector<u8> buf = pattern(n);
+  fresh_slice();
   for (auto _ : state) {
     benchmark::DoNotOptimize(buf.data());
     u16 c = wire::Csum().add(Bytes(buf)).finish();
@@ -29,6 +30,7 @@ void BM_csum_l4_v4(benchmark::State& state) {
   std::vector<u8> buf = pattern(n);
   const Ipv4Addr src = Ipv4Addr::of(198, 51, 100, 1);
   const Ipv4Addr dst = Ipv4Addr::of(203, 0, 113, 1);
+  fresh_slice();
   for (auto _ : state) {
     benchmark::DoNotOptimize(buf.data());
     u16 c = wire::l4_checksum_v4(src, dst, 6, Bytes(buf));
@@ -43,6 +45,7 @@ void BM_csum_l4_v6(benchmark::State& state) {
   std::vector<u8> buf = pattern(n);
   const Ipv6Addr src{{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
   const Ipv6Addr dst{{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+  fresh_slice();
   for (auto _ : state) {
     benchmark::DoNotOptimize(buf.data());
     u16 c = wire::l4_checksum_v6(src, dst, 6, Bytes(buf));
@@ -62,6 +65,7 @@ void BM_csum_chunked(benchmark::State& state) {
                                             Ipv4Addr::of(203, 0, 113, 1), 6, static_cast<u32>(n));
   const std::size_t hdr = n < 20 ? n : 20;
   const std::size_t split = hdr + (n - hdr) / 2 + 1 < n ? hdr + (n - hdr) / 2 + 1 : n;
+  fresh_slice();
   for (auto _ : state) {
     benchmark::DoNotOptimize(buf.data());
     wire::Csum c;
@@ -80,6 +84,7 @@ BENCHMARK(BM_csum_chunked)->Name("csum_chunked")->Arg(64)->Arg(1500)->Arg(65535)
 void BM_csum_update(benchmark::State& state) {
   std::vector<u8> vals = pattern(64 * 8);
   u16 c = 0x1234;
+  fresh_slice();
   for (auto _ : state) {
     benchmark::DoNotOptimize(vals.data());
     for (std::size_t i = 0; i < 64; i += 2) {

@@ -74,6 +74,7 @@ void BM_qemu_stream_rx(benchmark::State& state) {
   CountingSink sink;
   const Instant now = clock.now();
   bool ok = true;
+  fresh_slice();
   for (auto _ : state) {
     ssize_t w = ::write(sv[1], wire_bytes.data(), wire_bytes.size());
     if (w != static_cast<ssize_t>(wire_bytes.size())) {

@@ -52,6 +52,7 @@ void BM_arp_reply(benchmark::State& state) {
   }
   u32 n = 0;
   bool ok = true;
+  fresh_slice();
   for (auto _ : state) {
     if (!proto::arp_handle(rig.ctx, kGuestMac, *view)) {
       ok = false;
@@ -97,6 +98,7 @@ void BM_dhcp_offer(benchmark::State& state) {
   }
   u32 n = 0;
   bool ok = true;
+  fresh_slice();
   for (auto _ : state) {
     if (!proto::dhcp_handle(rig.ctx, *f)) {
       ok = false;

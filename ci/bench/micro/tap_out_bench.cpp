@@ -95,6 +95,7 @@ void BM_tcp_frame(benchmark::State& state, bool v6) {
   const std::size_t per_batch = std::max<std::size_t>(1, std::min(kBatch, kBatchBytes / frame_len));
   std::size_t queued = 0;
   bool ok = true;
+  fresh_slice();
   for (auto _ : state) {
     if (!build(out, s, Bytes(payload), seq)) {
       ok = false;
@@ -128,6 +129,7 @@ void BM_tcp_batch_v4(benchmark::State& state) {
   std::array<u64, kBatch> tags{};
   u32 seq = 1;
   bool ok = true;
+  fresh_slice();
   for (auto _ : state) {
     const std::size_t n = out.reserve_many(hdr + mss, std::span<MutBytes>(bufs));
     if (n != kBatch) {
