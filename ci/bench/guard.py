@@ -43,7 +43,7 @@ DEFAULT_BASELINE = os.path.join(HERE, "baseline.json")
 
 # Per run: repetitions and the minimum CPU time of each.  ~25 benchmarks x
 # 20 x 2 ms is about 1 s of CPU time; the wall time on the loaded machines
-# here is 10-30 s, mostly set-up and waiting for a CPU.
+# here is 5-30 s, mostly set-up and waiting for a CPU.
 CHECK_REPS = 20
 CONFIRM_REPS = 30
 MIN_TIME = 0.002
