@@ -82,7 +82,18 @@ if [ "$QUICK" = 1 ]; then
   : "${TIME:=1}" "${ROUNDS:=1}" "${MTUS:=65520}" "${STARTUP_RUNS:=2}"
 fi
 : "${TIME:=3}" "${ROUNDS:=3}" "${MTUS:=65520,1500}" "${STARTUP_RUNS:=5}"
-ROWS=${ROWS:-tcp_out,tcp_in,tcp_lo_out,tcp_lo_in,udp_out,udp_in,rr,crr,startup,rss}
+ALL_ROWS=tcp_out,tcp_in,tcp_lo_out,tcp_lo_in,udp_out,udp_in,rr,crr,startup,rss
+ROWS=${ROWS:-$ALL_ROWS}
+for r in ${ROWS//,/ }; do
+  case ",$ALL_ROWS," in *",$r,"*) ;; *) echo "netbench: unknown row '$r' (rows: $ALL_ROWS)" >&2; exit 2 ;; esac
+done
+for i in ${IMPLS//,/ }; do
+  case $i in ours | pasta | slirp4netns | kernel) ;; *) echo "netbench: unknown implementation '$i'" >&2; exit 2 ;; esac
+done
+for m in ${MTUS//,/ }; do
+  case $m in '' | *[!0-9]*) echo "netbench: bad MTU '$m'" >&2; exit 2 ;; esac
+  if [ "$m" -lt 576 ] || [ "$m" -gt 65520 ]; then echo "netbench: MTU $m outside 576..65520" >&2; exit 2; fi
+done
 for v in "$TIME" "$ROUNDS" "$STARTUP_RUNS" "$MAX_MIN"; do
   case $v in '' | *[!0-9]*) echo "netbench: counts and times are whole numbers" >&2; exit 2 ;; esac
 done
@@ -178,7 +189,7 @@ ns_default_route() { nsenter --net="$NETNS" ip -4 route show default | grep -q d
 tcp_timeouts() {
   run_in "$1" nstat -asz TcpExtTCPTimeouts 2>/dev/null | awk '$1 == "TcpExtTCPTimeouts" { print $2; f = 1 } END { if (!f) print 0 }'
 }
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" 2>/dev/null; }
 
 # kill_wait PID: SIGTERM, bounded wait, SIGKILL.
 kill_wait() {
