@@ -4,11 +4,13 @@
 #   1. install build and test dependencies (Debian 12 packages only);
 #   2. release build (g++): unit, property, simulator swarm, fuzz corpus
 #      replay, integration tests with real clients in test-made namespaces;
-#   3. sanitizer build (clang-14, ASan+UBSan, libFuzzer): unit, property,
+#   3. micro-benchmark regression guard on the release build
+#      (ci/bench-guard.sh, docs/performance.md; under a minute);
+#   4. sanitizer build (clang-14, ASan+UBSan, libFuzzer): unit, property,
 #      simulator and fuzz-smoke (corpus replay plus a few seconds of fuzzing
 #      per target).
 #
-# Environment: SKIP_DEPS=1 skips step 1, SKIP_SAN=1 skips step 3,
+# Environment: SKIP_DEPS=1 skips step 1, SKIP_BENCH=1 step 3, SKIP_SAN=1 step 4,
 # CTEST_ARGS adds ctest arguments (e.g. "-L unit").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,11 @@ cmake --preset release >/dev/null
 cmake --build --preset release
 step "release tests"
 ctest --preset release --timeout 900 ${CTEST_ARGS:-}
+
+if [ "${SKIP_BENCH:-0}" != 1 ]; then
+  step "micro-benchmark regression guard"
+  ci/bench-guard.sh build/release
+fi
 
 if [ "${SKIP_SAN:-0}" != 1 ]; then
   step "sanitizer + fuzz build (clang-14, ASan+UBSan, libFuzzer)"
