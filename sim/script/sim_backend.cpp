@@ -30,6 +30,9 @@ HostNetConfig host_config(const SimBackendOptions& o) {
   c.loopback_bandwidth = 1000000000000000ULL;  // no pacing delay at any size
   c.local_v4 = o.host_v4;
   c.local_v6 = o.host_v6;
+  // pasta's splice pools (32 pipes, 32 sockets per family) come on top of
+  // what a script opens.
+  c.max_sockets = 512;
   return c;
 }
 
