@@ -19,10 +19,12 @@
 //   - a frame that arrived before T - tol and is still queued when a step
 //     other than `>` starts is unexpected: the run fails;
 //   - `<` builds the frame and injects it;
-//   - `>` takes the next frame (waiting until T + late), fails if it arrived
+//   - `>` takes the next frame (waiting until T + drift + late, where
+//     drift is how late the previous step was: delays add up through
+//     timers that start when something actually happened), fails if it arrived
 //     before T - tol, then matches it field by field (frames.hpp);
 //   - `host` actions that wait (accept, recv, expect-*, udp-recv) poll
-//     until they are satisfied or T + late passes; udp-expect-none checks
+//     until they are satisfied or T + drift + late passes; udp-expect-none checks
 //     that no datagram waits at T;
 //   - after the last step the backend runs until last + settle, and any
 //     frame still queued then is unexpected.

@@ -470,6 +470,20 @@ TEST(ScriptInterp, LateToleranceIsSeparate) {
   r = run_fake(kArpScript, fb2, 1000000, 20000000);
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.msg.find("frame arrived early, at 0.011000 s"), std::string::npos) << r.msg;
+  // Lateness carries over to the next step (timers start when things
+  // happened): 5 ms late, then 13 ms late passes with 10 ms allowed; 16 does not.
+  const std::string two = std::string(kArpScript) + "0.040 > arp reply 198.51.100.254 is-at $our_mac\n";
+  FakeBackend fb4;
+  fb4.plan.push_back({25000000, arp_reply_bytes()});
+  fb4.plan.push_back({53000000, arp_reply_bytes()});
+  r = run_fake(two, fb4, 1000000, 10000000);
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
+  FakeBackend fb5;
+  fb5.plan.push_back({25000000, arp_reply_bytes()});
+  fb5.plan.push_back({56000000, arp_reply_bytes()});
+  r = run_fake(two, fb5, 1000000, 10000000);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.msg.find("expected frame not seen by 0.055000 s"), std::string::npos) << r.msg;
   // Host actions wait as long.
   FakeBackend fb3;
   r = run_fake("0 host listen 80\n0.001 host accept\n", fb3, 0, 5000000);
