@@ -67,6 +67,7 @@ class Interp {
       line_ = s_.steps.empty() ? 0 : s_.steps.back().line;
       end_ = true;
       (void)reach(last + o_.settle_ns);
+      drop_optional();
       if (!failed_ && !frames_.empty()) unexpected(frames_.front());
     }
     for (const auto& h : handles_) b_.host_close(h, false);
@@ -90,17 +91,17 @@ class Interp {
     if (!o_.trace || o_.log == nullptr) return;
     std::fprintf(o_.log, "[%s %s] %s %s\n", o_.label, secs(at).c_str(), what, text.c_str());
   }
-  // New frames: drop pure window updates (unless the script keeps them),
-  // trace the rest.
+  // New frames: mark pure window updates optional (unless the script
+  // keeps them); trace them all.
   void collect_trace() {
     while (traced_ < frames_.size()) {
       const CapturedFrame& f = frames_[traced_];
       if (window_update(Bytes(f.bytes))) {
-        trace("~~", "(window update, ignored) " + describe_frame(Bytes(f.bytes)), f.at_ns);
-        frames_.erase(frames_.begin() + static_cast<long>(traced_));
-        continue;
+        frames_[traced_].optional = true;
+        trace("~~", "(window update: optional) " + describe_frame(Bytes(f.bytes)), f.at_ns);
+      } else {
+        trace(">>", describe_frame(Bytes(f.bytes)), f.at_ns);
       }
-      trace(">>", describe_frame(Bytes(f.bytes)), f.at_ns);
       traced_++;
     }
   }
@@ -159,7 +160,12 @@ class Interp {
                 describe_frame(Bytes(f.bytes)));
   }
   i64 late() const { return o_.late_tolerance_ns > o_.tolerance_ns ? o_.late_tolerance_ns : o_.tolerance_ns; }
+  // Window updates nobody expects are not part of the script.
+  void drop_optional() {
+    while (!frames_.empty() && frames_.front().optional) pop();
+  }
   bool check_unexpected(i64 t) {
+    drop_optional();
     if (!frames_.empty() && frames_.front().at_ns < t - o_.tolerance_ns) return unexpected(frames_.front());
     return true;
   }
@@ -174,7 +180,11 @@ class Interp {
 
   bool expect(const Step& st) {
     const i64 deadline = st.t_ns + drift_ + late();
-    while (frames_.empty() && advance(deadline)) {
+    for (;;) {
+      while (frames_.empty() && advance(deadline)) {
+      }
+      if (failed_ || frames_.empty() || !frames_.front().optional) break;
+      if (take_optional(st, deadline)) return true;
     }
     if (failed_) return false;
     if (frames_.empty()) {
@@ -198,6 +208,42 @@ class Interp {
     std::string why;
     if (!match_frame(st.frame, Bytes(f.bytes), fenv_, vars_, why))
       return fail(why + "\n    got (at " + secs(f.at_ns) + " s): " + describe_frame(Bytes(f.bytes)));
+    return true;
+  }
+
+  // The frame at the front is a window update (optional).  It is this
+  // step's frame if it matches and is not early, unless a frame that is not
+  // a window update follows within the tolerance and matches too (a pure
+  // ACK looks like a window update when the ACK before it had another
+  // window, e.g. the SYN+ACK's unscaled one; and a real window update may
+  // come just before the ACK a script states).  True if the step took a
+  // frame; otherwise the window update is dropped.
+  bool take_optional(const Step& st, i64 deadline) {
+    const CapturedFrame w = frames_.front();
+    Bindings v = vars_;
+    std::string why;
+    if (w.at_ns < st.t_ns - o_.tolerance_ns || !match_frame(st.frame, Bytes(w.bytes), fenv_, v, why)) {
+      pop();
+      return false;
+    }
+    const i64 look = std::min(deadline, w.at_ns + o_.tolerance_ns);
+    while (advance(look)) {
+    }
+    for (std::size_t j = 1; j < frames_.size(); j++) {
+      if (frames_[j].optional) continue;
+      Bindings u = vars_;
+      if (frames_[j].at_ns <= look && match_frame(st.frame, Bytes(frames_[j].bytes), fenv_, u, why)) {
+        last_arrival_ = frames_[j].at_ns;
+        vars_ = std::move(u);
+        for (std::size_t k = 0; k <= j; k++) pop();
+        return true;
+      }
+      break;
+    }
+    trace("==", "(the window update is this step's frame)", w.at_ns);
+    vars_ = std::move(v);
+    last_arrival_ = w.at_ns;
+    pop();
     return true;
   }
 

@@ -44,6 +44,7 @@ namespace passt::sim::script {
 struct CapturedFrame {
   i64 at_ns = 0;  // script time of arrival
   std::vector<u8> bytes;
+  bool optional = false;  // a window update: taken by a `>` it matches, else ignored
 };
 
 // A host-side address as the backends take it.
