@@ -253,7 +253,13 @@ class Interp {
     if (!build_frame(st.frame, fenv_, vars_, bytes, err)) return fail("cannot build the frame: " + err);
     trace("<<", describe_frame(Bytes(bytes)), st.t_ns);
     if (!b_.inject(Bytes(bytes), err)) return fail("cannot inject the frame: " + err);
-    return true;
+    const i64 sent = b_.now_ns();
+    const i64 until = sent + 5LL * 1000000000;
+    u64 polls = 0;
+    while (b_.input_pending() && advance(until)) polls++;
+    if (polls > 0)
+      trace("..", "(read by the binary after " + secs(b_.now_ns() - sent) + " s)", b_.now_ns());
+    return !failed_;
   }
 
   int* obj(const std::string& name) {

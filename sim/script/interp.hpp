@@ -71,6 +71,11 @@ class Backend {
   // A fatal problem of the backend itself (the simulated world failed a
   // check, the binary died), or nullptr.
   virtual const char* failure() { return nullptr; }
+  // True while the binary has not read every frame injected so far.  The
+  // interpreter waits for that (up to 5 s) after each injection, so that a
+  // stalled binary never finds frames of different steps in one read (one
+  // event batch), and lateness is measured from when it read the frame.
+  virtual bool input_pending() { return false; }
 
   // Host side.  Handles are small integers chosen by the backend.
   virtual Result<int> host_listen(const HostAddr& at, u32 backlog) = 0;
