@@ -56,11 +56,18 @@ class Interp {
         case StepKind::host: ok = reach(st.t_ns) && host(st); break;
       }
       if (!ok) break;
+      // How late this step completed (a `>`: when its frame arrived) is
+      // allowed on top of the late tolerance for the next step: timers run
+      // from when things actually happened, so delays add up.  Only with a
+      // tolerance (the simulator is exact and never late).
+      const i64 done = st.kind == StepKind::expect ? last_arrival_ : b_.now_ns();
+      drift_ = late() > 0 && done > st.t_ns ? done - st.t_ns : 0;
     }
     if (!failed_) {
       line_ = s_.steps.empty() ? 0 : s_.steps.back().line;
       end_ = true;
       (void)reach(last + o_.settle_ns);
+      drop_optional();
       if (!failed_ && !frames_.empty()) unexpected(frames_.front());
     }
     for (const auto& h : handles_) b_.host_close(h, false);
@@ -84,17 +91,17 @@ class Interp {
     if (!o_.trace || o_.log == nullptr) return;
     std::fprintf(o_.log, "[%s %s] %s %s\n", o_.label, secs(at).c_str(), what, text.c_str());
   }
-  // New frames: drop pure window updates (unless the script keeps them),
-  // trace the rest.
+  // New frames: mark pure window updates optional (unless the script
+  // keeps them); trace them all.
   void collect_trace() {
     while (traced_ < frames_.size()) {
       const CapturedFrame& f = frames_[traced_];
       if (window_update(Bytes(f.bytes))) {
-        trace("~~", "(window update, ignored) " + describe_frame(Bytes(f.bytes)), f.at_ns);
-        frames_.erase(frames_.begin() + static_cast<long>(traced_));
-        continue;
+        frames_[traced_].optional = true;
+        trace("~~", "(window update: optional) " + describe_frame(Bytes(f.bytes)), f.at_ns);
+      } else {
+        trace(">>", describe_frame(Bytes(f.bytes)), f.at_ns);
       }
-      trace(">>", describe_frame(Bytes(f.bytes)), f.at_ns);
       traced_++;
     }
   }
@@ -153,7 +160,12 @@ class Interp {
                 describe_frame(Bytes(f.bytes)));
   }
   i64 late() const { return o_.late_tolerance_ns > o_.tolerance_ns ? o_.late_tolerance_ns : o_.tolerance_ns; }
+  // Window updates nobody expects are not part of the script.
+  void drop_optional() {
+    while (!frames_.empty() && frames_.front().optional) pop();
+  }
   bool check_unexpected(i64 t) {
+    drop_optional();
     if (!frames_.empty() && frames_.front().at_ns < t - o_.tolerance_ns) return unexpected(frames_.front());
     return true;
   }
@@ -167,8 +179,12 @@ class Interp {
   }
 
   bool expect(const Step& st) {
-    const i64 deadline = st.t_ns + late();
-    while (frames_.empty() && advance(deadline)) {
+    const i64 deadline = st.t_ns + drift_ + late();
+    for (;;) {
+      while (frames_.empty() && advance(deadline)) {
+      }
+      if (failed_ || frames_.empty() || !frames_.front().optional) break;
+      if (take_optional(st, deadline)) return true;
     }
     if (failed_) return false;
     if (frames_.empty()) {
@@ -185,6 +201,7 @@ class Interp {
     }
     CapturedFrame f = frames_.front();
     pop();
+    last_arrival_ = f.at_ns;
     if (f.at_ns < st.t_ns - o_.tolerance_ns)
       return fail("frame arrived early, at " + secs(f.at_ns) + " s (expected " + secs(st.t_ns) +
                   " s, tolerance " + secs(o_.tolerance_ns) + " s): " + describe_frame(Bytes(f.bytes)));
@@ -194,13 +211,55 @@ class Interp {
     return true;
   }
 
+  // The frame at the front is a window update (optional).  It is this
+  // step's frame if it matches and is not early, unless a frame that is not
+  // a window update follows within the tolerance and matches too (a pure
+  // ACK looks like a window update when the ACK before it had another
+  // window, e.g. the SYN+ACK's unscaled one; and a real window update may
+  // come just before the ACK a script states).  True if the step took a
+  // frame; otherwise the window update is dropped.
+  bool take_optional(const Step& st, i64 deadline) {
+    const CapturedFrame w = frames_.front();
+    Bindings v = vars_;
+    std::string why;
+    if (w.at_ns < st.t_ns - o_.tolerance_ns || !match_frame(st.frame, Bytes(w.bytes), fenv_, v, why)) {
+      pop();
+      return false;
+    }
+    const i64 look = std::min(deadline, w.at_ns + o_.tolerance_ns);
+    while (advance(look)) {
+    }
+    for (std::size_t j = 1; j < frames_.size(); j++) {
+      if (frames_[j].optional) continue;
+      Bindings u = vars_;
+      if (frames_[j].at_ns <= look && match_frame(st.frame, Bytes(frames_[j].bytes), fenv_, u, why)) {
+        last_arrival_ = frames_[j].at_ns;
+        vars_ = std::move(u);
+        for (std::size_t k = 0; k <= j; k++) pop();
+        return true;
+      }
+      break;
+    }
+    trace("==", "(the window update is this step's frame)", w.at_ns);
+    vars_ = std::move(v);
+    last_arrival_ = w.at_ns;
+    pop();
+    return true;
+  }
+
   bool inject(const Step& st) {
     std::vector<u8> bytes;
     std::string err;
     if (!build_frame(st.frame, fenv_, vars_, bytes, err)) return fail("cannot build the frame: " + err);
     trace("<<", describe_frame(Bytes(bytes)), st.t_ns);
     if (!b_.inject(Bytes(bytes), err)) return fail("cannot inject the frame: " + err);
-    return true;
+    const i64 sent = b_.now_ns();
+    const i64 until = sent + 5LL * 1000000000;
+    u64 polls = 0;
+    while (b_.input_pending() && advance(until)) polls++;
+    if (polls > 0)
+      trace("..", "(read by the binary after " + secs(b_.now_ns() - sent) + " s)", b_.now_ns());
+    return !failed_;
   }
 
   int* obj(const std::string& name) {
@@ -233,7 +292,7 @@ class Interp {
 
   bool host(const Step& st) {
     const HostAction& h = st.host;
-    const i64 deadline = st.t_ns + late();
+    const i64 deadline = st.t_ns + drift_ + late();
     trace("host", host_op_name(h.op), st.t_ns);
     auto handle = [&](int* out) {
       int* p = obj(h.on);
@@ -476,7 +535,9 @@ class Interp {
   std::vector<LastSeg> last_;
   std::vector<std::pair<std::string, int>> objs_;
   std::vector<int> handles_;
-  std::vector<std::pair<int, HostAddr>> last_from_;  // UDP socket -> source of its last datagram
+  std::vector<std::pair<int, HostAddr>> last_from_;
+  i64 drift_ = 0;         // how late the previous step was (see run())
+  i64 last_arrival_ = 0;  // arrival of the frame the last `>` took  // UDP socket -> source of its last datagram
   u32 line_ = 0;
   bool failed_ = false;
   bool end_ = false;

@@ -19,10 +19,12 @@
 //   - a frame that arrived before T - tol and is still queued when a step
 //     other than `>` starts is unexpected: the run fails;
 //   - `<` builds the frame and injects it;
-//   - `>` takes the next frame (waiting until T + late), fails if it arrived
+//   - `>` takes the next frame (waiting until T + drift + late, where
+//     drift is how late the previous step was: delays add up through
+//     timers that start when something actually happened), fails if it arrived
 //     before T - tol, then matches it field by field (frames.hpp);
 //   - `host` actions that wait (accept, recv, expect-*, udp-recv) poll
-//     until they are satisfied or T + late passes; udp-expect-none checks
+//     until they are satisfied or T + drift + late passes; udp-expect-none checks
 //     that no datagram waits at T;
 //   - after the last step the backend runs until last + settle, and any
 //     frame still queued then is unexpected.
@@ -42,6 +44,7 @@ namespace passt::sim::script {
 struct CapturedFrame {
   i64 at_ns = 0;  // script time of arrival
   std::vector<u8> bytes;
+  bool optional = false;  // a window update: taken by a `>` it matches, else ignored
 };
 
 // A host-side address as the backends take it.
@@ -68,6 +71,11 @@ class Backend {
   // A fatal problem of the backend itself (the simulated world failed a
   // check, the binary died), or nullptr.
   virtual const char* failure() { return nullptr; }
+  // True while the binary has not read every frame injected so far.  The
+  // interpreter waits for that (up to 5 s) after each injection, so that a
+  // stalled binary never finds frames of different steps in one read (one
+  // event batch), and lateness is measured from when it read the frame.
+  virtual bool input_pending() { return false; }
 
   // Host side.  Handles are small integers chosen by the backend.
   virtual Result<int> host_listen(const HostAddr& at, u32 backlog) = 0;

@@ -470,10 +470,78 @@ TEST(ScriptInterp, LateToleranceIsSeparate) {
   r = run_fake(kArpScript, fb2, 1000000, 20000000);
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.msg.find("frame arrived early, at 0.011000 s"), std::string::npos) << r.msg;
+  // Lateness carries over to the next step (timers start when things
+  // happened): 5 ms late, then 13 ms late passes with 10 ms allowed; 16 does not.
+  const std::string two = std::string(kArpScript) + "0.040 > arp reply 198.51.100.254 is-at $our_mac\n";
+  FakeBackend fb4;
+  fb4.plan.push_back({25000000, arp_reply_bytes()});
+  fb4.plan.push_back({53000000, arp_reply_bytes()});
+  r = run_fake(two, fb4, 1000000, 10000000);
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
+  FakeBackend fb5;
+  fb5.plan.push_back({25000000, arp_reply_bytes()});
+  fb5.plan.push_back({56000000, arp_reply_bytes()});
+  r = run_fake(two, fb5, 1000000, 10000000);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.msg.find("expected frame not seen by 0.055000 s"), std::string::npos) << r.msg;
   // Host actions wait as long.
   FakeBackend fb3;
   r = run_fake("0 host listen 80\n0.001 host accept\n", fb3, 0, 5000000);
   EXPECT_TRUE(r.ok) << r.msg;
+}
+
+std::vector<u8> seg_to_guest(const std::string& rest) {
+  return build_one("0 < eth 9a:55:9a:55:9a:55 > 52:54:00:12:34:56 tcp 198.51.100.254:80 > 198.51.100.1:1000 " + rest +
+                       "\n",
+                   kEnv)
+      .bytes;
+}
+
+TEST(ScriptInterp, WindowUpdatesAreOptional) {
+  const std::string synack = "0.010 > tcp 198.51.100.254:80 > 198.51.100.1:1000 S. seq 100 ack 1 win *\n";
+  const std::string ack = "0.020 > tcp 198.51.100.254:80 > 198.51.100.1:1000 . seq 101 ack 1 win *\n";
+  // Not stated: ignored.
+  FakeBackend fb;
+  fb.plan.push_back({10000000, seg_to_guest("S. seq 100 ack 1 win 65535")});
+  fb.plan.push_back({15000000, seg_to_guest(". seq 101 ack 1 win 512")});
+  RunResult r = run_fake(synack, fb, 0);
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
+  // ... unless the script keeps them.
+  FakeBackend fb2;
+  fb2.plan.push_back({10000000, seg_to_guest("S. seq 100 ack 1 win 65535")});
+  fb2.plan.push_back({15000000, seg_to_guest(". seq 101 ack 1 win 512")});
+  r = run_fake("window-updates keep\n" + synack, fb2, 0);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.msg.find("unexpected frame at 0.015000 s (after the last step)"), std::string::npos) << r.msg;
+  // A stated ACK that looks like a window update (its window differs from
+  // the SYN+ACK's) is taken.
+  FakeBackend fb3;
+  fb3.plan.push_back({10000000, seg_to_guest("S. seq 100 ack 1 win 65535")});
+  fb3.plan.push_back({20000000, seg_to_guest(". seq 101 ack 1 win 512")});
+  r = run_fake(synack + ack, fb3, 0);
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
+  // A window update just before the stated ACK (same window: not one
+  // itself): the ACK is taken, the window update dropped.
+  FakeBackend fb4;
+  fb4.plan.push_back({10000000, seg_to_guest("S. seq 100 ack 1 win 65535")});
+  fb4.plan.push_back({18000000, seg_to_guest(". seq 101 ack 1 win 512")});
+  fb4.plan.push_back({22000000, seg_to_guest(". seq 101 ack 1 win 512")});
+  r = run_fake(synack + ack, fb4, 5000000);
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
+  // Without the second frame the window update is the stated ACK.
+  FakeBackend fb5;
+  fb5.plan.push_back({10000000, seg_to_guest("S. seq 100 ack 1 win 65535")});
+  fb5.plan.push_back({18000000, seg_to_guest(". seq 101 ack 1 win 512")});
+  r = run_fake(synack + ack, fb5, 5000000);
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
+  // A window update that does not match is skipped.
+  FakeBackend fb6;
+  fb6.plan.push_back({10000000, seg_to_guest("S. seq 100 ack 1 win 65535")});
+  fb6.plan.push_back({18000000, seg_to_guest(". seq 101 ack 1 win 512")});
+  fb6.plan.push_back({20000000, seg_to_guest("P. seq 101 ack 1 win 512 data \"x\"")});
+  r = run_fake(synack + "0.020 > tcp 198.51.100.254:80 > 198.51.100.1:1000 P. seq 101 ack 1 win * data \"x\"\n", fb6,
+               5000000);
+  EXPECT_TRUE(r.ok) << r.line << ": " << r.msg;
 }
 
 TEST(ScriptInterp, TrailingFrameIsUnexpected) {

@@ -25,7 +25,10 @@
 // others).  Exit status 0 when all run scripts passed, 1 otherwise.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_link.h>
 #include <linux/if_packet.h>
+#include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -173,11 +176,31 @@ class RealBackend final : public Backend {
     for (int fd : socks_)
       if (fd >= 0) close(fd);
     if (guest_fd_ >= 0) close(guest_fd_);
+    if (nl_fd_ >= 0) close(nl_fd_);
   }
 
-  void start(int guest_fd) {
+  // `nl`, `index`: pasta's tap (a route netlink socket in its namespace),
+  // for input_pending().
+  void start(int guest_fd, int nl, unsigned index) {
     guest_fd_ = guest_fd;
+    nl_fd_ = nl;
+    tap_index_ = index;
+    if (nl_fd_ >= 0) taken_base_ = tap_taken();
     t0_ = mono_ns();
+  }
+
+  // passt: bytes we wrote to its socket that it has not read yet (the
+  // queued skbs are charged to our socket until the reader frees them).
+  // pasta: the tap counts a frame as transmitted when pasta reads it
+  // (tun_put_user), or dropped; fewer than we injected means some wait.
+  bool input_pending() override {
+    if (qemu_) {
+      int n = 0;
+      return ioctl(guest_fd_, SIOCOUTQ, &n) == 0 && n > 0;
+    }
+    if (nl_fd_ < 0) return false;
+    const u64 t = tap_taken();
+    return t != ~u64{0} && t - taken_base_ < injected_;
   }
 
   i64 now_ns() override { return mono_ns() - t0_; }
@@ -227,6 +250,7 @@ class RealBackend final : public Backend {
       err = std::string("send on the tap's packet socket: ") + std::strerror(errno);
       return false;
     }
+    injected_++;
     return true;
   }
 
@@ -390,6 +414,45 @@ class RealBackend final : public Backend {
   }
 
  private:
+  // The tap's tx_packets + tx_dropped (IFLA_STATS64), or ~0 if unknown.
+  u64 tap_taken() {
+    struct {
+      nlmsghdr nh;
+      ifinfomsg ifi;
+    } req{};
+    req.nh.nlmsg_len = sizeof(req);
+    req.nh.nlmsg_type = RTM_GETLINK;
+    req.nh.nlmsg_flags = NLM_F_REQUEST;
+    req.nh.nlmsg_seq = ++nl_seq_;
+    req.ifi.ifi_family = AF_UNSPEC;
+    req.ifi.ifi_index = static_cast<int>(tap_index_);
+    if (send(nl_fd_, &req, sizeof(req), 0) != static_cast<ssize_t>(sizeof(req))) return ~u64{0};
+    static u8 buf[32768];
+    for (int tries = 0; tries < 8; tries++) {
+      ssize_t n = recv(nl_fd_, buf, sizeof(buf), 0);
+      if (n < static_cast<ssize_t>(sizeof(nlmsghdr))) return ~u64{0};
+      nlmsghdr h;
+      std::memcpy(&h, buf, sizeof(h));
+      if (h.nlmsg_seq != nl_seq_) continue;  // a late answer to an earlier request
+      if (h.nlmsg_type != RTM_NEWLINK || h.nlmsg_len > static_cast<u32>(n)) return ~u64{0};
+      // Attributes after the header and ifinfomsg, each 4-byte aligned.
+      std::size_t off = NLMSG_HDRLEN + ((sizeof(ifinfomsg) + 3) & ~std::size_t{3});
+      while (off + 4 <= h.nlmsg_len) {
+        const u16 len = static_cast<u16>(buf[off] | (buf[off + 1] << 8));
+        const u16 type = static_cast<u16>(buf[off + 2] | (buf[off + 3] << 8));
+        if (len < 4 || off + len > h.nlmsg_len) break;
+        if (type == IFLA_STATS64 && len >= 4 + sizeof(rtnl_link_stats64)) {
+          rtnl_link_stats64 st;
+          std::memcpy(&st, buf + off + 4, sizeof(st));
+          return st.tx_packets + st.tx_dropped;
+        }
+        off += (static_cast<std::size_t>(len) + 3) & ~std::size_t{3};
+      }
+      return ~u64{0};
+    }
+    return ~u64{0};
+  }
+
   bool is_udp6(int fd) const {
     for (int x : udp6_)
       if (x == fd) return true;
@@ -464,6 +527,11 @@ class RealBackend final : public Backend {
 
   bool qemu_;
   int guest_fd_ = -1;
+  int nl_fd_ = -1;  // pasta: route netlink in the tap's namespace
+  unsigned tap_index_ = 0;
+  u32 nl_seq_ = 0;
+  u64 taken_base_ = 0;  // tap_taken() at the start
+  u64 injected_ = 0;    // frames sent on the packet socket
   i64 t0_ = 0;
   std::vector<u8> rx_;
   std::vector<int> socks_;
@@ -537,8 +605,10 @@ struct NsHolder {
 };
 
 // Opens a packet socket on `ifname` inside the namespace at `ns_path`,
-// with the interface up, ARP off and MTU 65520.
-int open_tap_socket(const std::string& ns_path, const std::string& ifname, std::string& err) {
+// with the interface up, ARP off and MTU 65520; also a route netlink
+// socket there (`*nl`, for the tap's counters) and the index (`*index`).
+int open_tap_socket(const std::string& ns_path, const std::string& ifname, int* nl, unsigned* index,
+                    std::string& err) {
   int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   int target = open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0) {
@@ -570,6 +640,9 @@ int open_tap_socket(const std::string& ns_path, const std::string& ifname, std::
     sll.sll_ifindex = static_cast<int>(idx);
     if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) < 0)
       err = std::string("packet socket: ") + std::strerror(errno);
+    *nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    *index = idx;
+    if (*nl < 0 && err.empty()) err = std::string("netlink socket: ") + std::strerror(errno);
     if (ctl >= 0) close(ctl);
     if (!err.empty() && fd >= 0) {
       close(fd);
@@ -580,6 +653,10 @@ int open_tap_socket(const std::string& ns_path, const std::string& ifname, std::
     err = "cannot return to the outer namespace";
     if (fd >= 0) close(fd);
     fd = -1;
+  }
+  if (fd < 0 && *nl >= 0) {
+    close(*nl);
+    *nl = -1;
   }
   close(self);
   close(target);
@@ -660,9 +737,11 @@ Outcome run_one(const Options& o, const std::string& path, const Script& s, core
     return out;
   }
   int gfd = -1;
+  int tap_nl = -1;
+  unsigned tap_index = 0;
   if (pasta) {
     std::string ifname = !ec.cfg.ns_ifname.empty() ? ec.cfg.ns_ifname : tmpl.ns_ifname();
-    gfd = open_tap_socket(holder.path(), ifname, err);
+    gfd = open_tap_socket(holder.path(), ifname, &tap_nl, &tap_index, err);
     if (gfd < 0) {
       out.msg = err;
       cleanup();
@@ -687,7 +766,7 @@ Outcome run_one(const Options& o, const std::string& path, const Script& s, core
     fcntl(gfd, F_SETFL, fcntl(gfd, F_GETFL) | O_NONBLOCK);
   }
   RealBackend be(!pasta);
-  be.start(gfd);
+  be.start(gfd, tap_nl, tap_index);
   RunOptions ro;
   ro.tolerance_ns = s.tolerance_ns.value_or(o.tolerance_ns);
   ro.late_tolerance_ns = o.late_tolerance_ns;
