@@ -26,7 +26,7 @@ constexpr u8 kIcmpv6EchoReply = 129;
 
 Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports ports,
                const Sizing& sizing, const proto::TcpOptions& tcp,
-               const proto::IcmpOptions& icmp)
+               const proto::IcmpOptions& icmp, const proto::UdpOptions& udp)
     : cfg_(cfg),
       net_(net),
       ports_(ports),
@@ -43,7 +43,8 @@ Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports p
                   cfg.fwd_out.tcp.mode != core::FwdMode::none)),
       tcp_fwd_(cfg, net, ports.net, tcp_, guest_, tcp.accepts_per_event),
       fwd_maps_(core::fwd_maps_from(cfg)),
-      icmp_(net, ports.net, out_, guest_, flows_, timers_, reaper_, icmp) {
+      icmp_(net, ports.net, out_, guest_, flows_, timers_, reaper_, icmp),
+      udp_(cfg, net, ports.net, out_, guest_, flows_, timers_, reaper_, udp) {
   // pasta: loopback clients of -t ports (unless --no-splice) and every -T
   // connection are spliced socket to socket.
   if (splice_on_) tcp_fwd_.set_splice_sink(&splice_);
@@ -57,7 +58,8 @@ Status Engine::open_listeners() noexcept {
     splice_.init(net_.v4.enabled, net_.v6.enabled,
                  !cfg_.no_splice && cfg_.fwd_in.tcp.mode != core::FwdMode::none);
   }
-  return s;
+  if (!s) return s;
+  return udp_.open_listeners(fwd_maps_);
 }
 
 // One automatic forwarding scan (pasta "auto"): the host's bound ports for
@@ -90,8 +92,7 @@ void Engine::fwd_scan() noexcept {
   const unsigned changed = core::fwd_auto_update(cfg_, scan_host_, scan_ns_, fwd_maps_);
   if ((changed & (core::fwd_changed::tcp_in | core::fwd_changed::tcp_out)) != 0)
     tcp_fwd_.rebind(fwd_maps_);
-  // UDP listeners follow fwd_maps_ (udp_in / udp_out) once UDP forwarding
-  // lands.
+  if ((changed & (core::fwd_changed::udp_in | core::fwd_changed::udp_out)) != 0) udp_.rebind(fwd_maps_);
 }
 
 u32 Engine::random_u32() noexcept {
@@ -114,6 +115,7 @@ void Engine::on_tap_frames(std::span<const Bytes> frames, Instant now) noexcept 
   for (Bytes f : frames) handle_frame(f, now);
   // The frames stay valid until we return: TCP handles its segments now.
   tcp_.tap_batch_end(now);
+  udp_.tap_batch_end(now);
 }
 
 void Engine::on_tap_state(bool connected, Instant now) noexcept {
@@ -131,6 +133,8 @@ void Engine::on_socket_event(u64 ref, u32 events, Instant now) noexcept {
     case core::RefType::tcp_listen: tcp_fwd_.listen_event(r.data, events, now); return;
     case core::RefType::ping: icmp_.sock_event(r.sidx(), events, now); return;
     case core::RefType::tcp_splice: splice_.sock_event(r.sidx(), events, now); return;
+    case core::RefType::udp_reply: udp_.sock_event(r.sidx(), events, now); return;
+    case core::RefType::udp_listen: udp_.listen_event(r.data, events, now); return;
     default: return;  // no owner (yet): other protocols add theirs
   }
 }
@@ -162,6 +166,9 @@ void Engine::on_deadline(Instant now) noexcept {
       if (timers_.contains(id) && timers_.get(id) <= now) timers_.set(id, now + Duration::millis(1));
     } else if (id < sizing_.flows && proto::ping_flow_of(flows_.at(core::FlowIdx{id})) != nullptr) {
       icmp_.timer(core::FlowIdx{id}, now);  // closes the flow or moves its deadline ahead
+      if (timers_.contains(id) && timers_.get(id) <= now) timers_.set(id, now + Duration::millis(1));
+    } else if (id < sizing_.flows && proto::udp_flow_of(flows_.at(core::FlowIdx{id})) != nullptr) {
+      udp_.timer(core::FlowIdx{id}, now);  // closes the flow or moves its deadline ahead
       if (timers_.contains(id) && timers_.get(id) <= now) timers_.set(id, now + Duration::millis(1));
     } else {
       timers_.clear(id);
@@ -252,7 +259,14 @@ void Engine::handle_ipv4(const wire::Frame& f, Instant now) noexcept {
     if (!net_.icmp || !icmp_.tap_echo(f, now)) stats_.frames_dropped++;
     return;
   }
-  stats_.frames_dropped++;  // UDP arrives with its handler
+  if (f.l4 == wire::L4::udp) {
+    if (net_.udp)
+      udp_.tap_datagram(f, now);
+    else
+      stats_.frames_dropped++;
+    return;
+  }
+  stats_.frames_dropped++;
 }
 
 void Engine::handle_ipv6(const wire::Frame& f, Instant now) noexcept {
@@ -284,6 +298,13 @@ void Engine::handle_ipv6(const wire::Frame& f, Instant now) noexcept {
   if (f.l4 == wire::L4::udp && f.dst_port == 547) {
     if (proto::dhcpv6_handle(ctx_, f))
       stats_.dhcpv6_replies++;
+    else
+      stats_.frames_dropped++;
+    return;
+  }
+  if (f.l4 == wire::L4::udp) {
+    if (net_.udp)
+      udp_.tap_datagram(f, now);
     else
       stats_.frames_dropped++;
     return;

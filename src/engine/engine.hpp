@@ -8,7 +8,7 @@
 // and addresses from it, and hands it to the one protocol handler that owns
 // it: ARP, DHCP (UDP to port 67), NDP (ICMPv6 133-136), DHCPv6 (UDP to 547),
 // TCP (proto::Tcp, through the flow table), ICMP/ICMPv6 echo (proto::Icmp,
-// ping sockets), and, as it lands, UDP.  Frames whose checksums do not verify are dropped before anything is
+// ping sockets) and UDP (proto::Udp, flows of datagrams).  Frames whose checksums do not verify are dropped before anything is
 // learnt from them.  Socket readiness carries a core::EpollRef naming the
 // owner (a flow side or a listener).  TCP segments of one tap batch are
 // handed over together at the end of the batch, so a flow's data is written
@@ -36,6 +36,7 @@
 #include "proto/tcp.hpp"
 #include "proto/tcp_fwd.hpp"
 #include "proto/tcp_splice.hpp"
+#include "proto/udp.hpp"
 #include "util/log.hpp"
 #include "wire/frame.hpp"
 
@@ -63,7 +64,7 @@ class Engine final : public ports::EventSink {
  public:
   Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports ports,
          const Sizing& sizing, const proto::TcpOptions& tcp = {},
-         const proto::IcmpOptions& icmp = {});
+         const proto::IcmpOptions& icmp = {}, const proto::UdpOptions& udp = {});
   ~Engine() override = default;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -74,7 +75,7 @@ class Engine final : public ports::EventSink {
   // core::fwd_auto_update).  Before open_listeners(); nullptr: no scans.
   void set_port_scan(ports::PortScan* scan) noexcept { scan_ = scan; }
   // Runs the first port scan and opens the forwarding listeners (see
-  // proto::TcpFwd::open_listeners).  Call once, before the first event; an
+  // proto::TcpFwd::open_listeners, proto::Udp::open_listeners).  Call once, before the first event; an
   // error is fatal at start-up (already logged).
   Status open_listeners() noexcept;
 
@@ -97,6 +98,8 @@ class Engine final : public ports::EventSink {
   // The ports forwarded right now (automatic directions follow the scans).
   const core::FwdMaps& fwd_maps() const noexcept { return fwd_maps_; }
   const proto::Icmp& icmp() const noexcept { return icmp_; }
+  const proto::Udp& udp() const noexcept { return udp_; }
+  proto::Udp& udp() noexcept { return udp_; }
   const core::DeadlineHeap& timers() const noexcept { return timers_; }
 
  private:
@@ -130,6 +133,7 @@ class Engine final : public ports::EventSink {
   core::BoundPorts scan_host_;  // scratch for fwd_scan()
   core::BoundPorts scan_ns_;
   proto::Icmp icmp_;
+  proto::Udp udp_;
   bool ra_first_ = true;
   RateLimit frag_warn_{Duration::seconds(10)};
   Stats stats_;
