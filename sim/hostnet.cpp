@@ -424,16 +424,26 @@ i32 SimHostNet::find_service(Netns ns, SockType t, const SockAddr& to) const noe
   return wildcard;
 }
 
-i32 SimHostNet::find_udp_sock(Netns ns, SockType t, const SockAddr& to) const noexcept {
-  i32 wildcard = -1;
+i32 SimHostNet::find_udp_sock(Netns ns, SockType t, const SockAddr& to, const SockAddr& from) const noexcept {
+  // Like the kernel's socket lookup score: a connected socket matching the
+  // sender wins, a specific local address beats a wildcard.
+  i32 best = -1;
+  int best_score = -1;
   for (u32 i = 0; i < cfg_.max_sockets; i++) {
     const SockRec& r = socks_[i];
     if (!r.used || !r.bound || r.type != t || r.ns != ns || r.local.port != to.port) continue;
     if (!local_matches(r.fam, r.v6only, r.local.addr, to.addr)) continue;
-    if (!r.local.addr.is_unspecified()) return static_cast<i32>(i);
-    if (wildcard < 0) wildcard = static_cast<i32>(i);
+    int score = r.local.addr.is_unspecified() ? 0 : 1;
+    if (r.has_remote) {
+      if (r.remote.addr != from.addr || r.remote.port != from.port) continue;
+      score += 2;
+    }
+    if (score > best_score) {
+      best = static_cast<i32>(i);
+      best_score = score;
+    }
   }
-  return wildcard;
+  return best;
 }
 
 void SimHostNet::init_endpoint(Endpoint& e, u32 sndbuf, u32 rcvbuf, u32 mss) noexcept {
@@ -518,13 +528,19 @@ Status SimHostNet::connect_remote(Netns ns, const SockAddr& from, const SockAddr
 Status SimHostNet::inject_datagram(Netns ns, const SockAddr& from, const SockAddr& to, u64 stream,
                                    u64 off, std::size_t len, Duration latency) noexcept {
   if (len > kScratch) return Err::msg_size;
-  const i32 fd = find_udp_sock(ns, SockType::udp, to);
+  fill_pattern(stream, off, MutBytes(scratch_.get(), len));
+  return inject_datagram(ns, from, to, Bytes(scratch_.get(), len), latency);
+}
+
+Status SimHostNet::inject_datagram(Netns ns, const SockAddr& from, const SockAddr& to, Bytes payload,
+                                   Duration latency) noexcept {
+  if (payload.size() > kScratch) return Err::msg_size;
+  const i32 fd = find_udp_sock(ns, SockType::udp, to, from);
   if (fd < 0) {
     totals_.dgrams_dropped++;
     return Err::conn_refused;
   }
-  fill_pattern(stream, off, MutBytes(scratch_.get(), len));
-  if (!dq_push(fd, from, Bytes(scratch_.get(), len), {}, w_.now() + latency)) return Err::no_buffers;
+  if (!dq_push(fd, from, payload, {}, w_.now() + latency)) return Err::no_buffers;
   return {};
 }
 
@@ -1719,7 +1735,7 @@ void SimHostNet::udp_route(SockRec& r, const SockAddr& to, Bytes payload) noexce
   const i32 self = static_cast<i32>(&r - socks_.get());
   SockAddr from = r.local;
   if (from.addr.is_unspecified()) from.addr = source_for(to.addr);
-  const i32 li = find_udp_sock(r.ns, SockType::udp, to);
+  const i32 li = find_udp_sock(r.ns, SockType::udp, to, from);
   if (li >= 0) {
     dq_push(li, from, payload, {}, w_.now() + cfg_.loopback_latency);
     return;
@@ -1727,6 +1743,7 @@ void SimHostNet::udp_route(SockRec& r, const SockAddr& to, Bytes payload) noexce
   const i32 si = find_service(r.ns, SockType::udp, to);
   if (si >= 0) {
     const Service& sv = services_[static_cast<u32>(si)];
+    if (udp_observer_ != nullptr) udp_observer_->on_peer_datagram(r.ns, to, from, payload);
     if (sv.ukind == UdpPeerKind::echo && dq_push(self, to, payload, {}, w_.now() + sv.latency * 2))
       totals_.dgrams_echoed++;
     return;

@@ -88,6 +88,15 @@ struct PeerSpec {
 
 enum class UdpPeerKind : u8 { echo, sink };
 
+// Told about every datagram that reaches a remote UDP peer (add_udp_peer),
+// before the peer acts on it: scenarios verify and answer datagrams here.
+class UdpPeerObserver {
+ public:
+  virtual ~UdpPeerObserver() = default;
+  virtual void on_peer_datagram(ports::Netns ns, const ports::SockAddr& peer,
+                                const ports::SockAddr& from, Bytes payload) noexcept = 0;
+};
+
 struct HostNetConfig {
   u32 max_sockets = 64;
   u32 max_conns = 64;
@@ -155,6 +164,10 @@ class SimHostNet final : public ports::HostNet, public Actor, public EngineFeed 
   // bytes) to (ns, to), arriving after `latency`.
   Status inject_datagram(ports::Netns ns, const ports::SockAddr& from, const ports::SockAddr& to,
                          u64 stream, u64 off, std::size_t len, Duration latency) noexcept;
+  // The same with the payload given.
+  Status inject_datagram(ports::Netns ns, const ports::SockAddr& from, const ports::SockAddr& to,
+                         Bytes payload, Duration latency) noexcept;
+  void set_udp_observer(UdpPeerObserver* o) noexcept { udp_observer_ = o; }
 
   // --- observation ------------------------------------------------------------------
   const HostNetTotals& totals() const noexcept { return totals_; }
@@ -233,7 +246,11 @@ class SimHostNet final : public ports::HostNet, public Actor, public EngineFeed 
   InAny source_for(const InAny& to) const noexcept;
   i32 find_listener(ports::Netns ns, const ports::SockAddr& to) const noexcept;
   i32 find_service(ports::Netns ns, ports::SockType t, const ports::SockAddr& to) const noexcept;
-  i32 find_udp_sock(ports::Netns ns, ports::SockType t, const ports::SockAddr& to) const noexcept;
+  // The socket a datagram from `from` to `to` is delivered to: one
+  // connected to `from` first, then one bound to `to`'s address, then a
+  // wildcard; connected sockets take nothing from anyone else.
+  i32 find_udp_sock(ports::Netns ns, ports::SockType t, const ports::SockAddr& to,
+                    const ports::SockAddr& from) const noexcept;
   void init_endpoint(Endpoint& e, u32 sndbuf, u32 rcvbuf, u32 mss) noexcept;
   void set_peer(Endpoint& e, const PeerSpec& spec) noexcept;
 
@@ -283,6 +300,7 @@ class SimHostNet final : public ports::HostNet, public Actor, public EngineFeed 
   u16 next_port_[2][3] = {};       // per netns and socket type
   u32 cursor_ = 0;                 // fairness rotation for deliver()
   HostNetTotals totals_;
+  UdpPeerObserver* udp_observer_ = nullptr;
   char violation_[256] = {};
   char inv_buf_[200] = {};
   struct Pending {
