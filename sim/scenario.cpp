@@ -4,6 +4,7 @@
 #include "sim/icmp_scenario.hpp"
 #include "sim/services_scenario.hpp"
 #include "sim/tcp_scenario.hpp"
+#include "sim/udp_scenario.hpp"
 
 namespace passt::sim {
 
@@ -27,6 +28,7 @@ Registry& registry() noexcept {
     r.entries[r.n++] = services_scenario_entry();
     r.entries[r.n++] = tcp_scenario_entry();
     r.entries[r.n++] = icmp_scenario_entry();
+    r.entries[r.n++] = udp_scenario_entry();
   }
   return r;
 }
