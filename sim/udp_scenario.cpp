@@ -552,6 +552,10 @@ void UdpScenario::setup(SimEnv& env) {
   cfg_.mtu = net_.mtu;
   cfg_.fwd_in.udp.mode = core::FwdMode::spec;
   cfg_.fwd_out.udp.mode = core::FwdMode::spec;
+  // No TCP forwarding, hence no TCP splice (its socket pools would count
+  // as open sockets at the end).
+  cfg_.fwd_in.tcp.mode = core::FwdMode::none;
+  cfg_.fwd_out.tcp.mode = core::FwdMode::none;
   for (u32 i = 0; i < nplans_; i++) {
     const UPlan& p = plans_[i];
     if (p.kind == UKind::out) continue;
