@@ -11,7 +11,9 @@
 # move during the run (upstream pasta shows 4-10 per 6 s here: its
 # translator idles while the namespace waits for an RTO).  Retransmits
 # (iperf3's count, TcpRetransSegs), throughput and pasta's CPU use are
-# logged.  A failure prints those numbers; do not loosen the check.
+# logged.  A failure prints those numbers; do not loosen the check.  In
+# reference mode (Debian's pasta, which stalls: 4 timeouts and 0.09 Gbit/s
+# in 6 s at MTU 65520 here) the numbers are only logged.
 #
 # TRAFFIC_IPERF_SECONDS (default 10) changes the duration.
 . "$(dirname "$0")/lib/common.sh"
@@ -27,15 +29,6 @@ PORT_NS=7302   # -t port: the namespace's iperf3 server
 
 # cpu_ticks PID: user + system clock ticks of PID.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
-# snap FILE: all TCP counters of both sides; deltas FILE0 FILE1: the
-# interesting ones that moved, "ns:Name+N host:Name+N ...".
-snap() { { in_ns nstat -saz | sed 's/^/ns:/'; nstat -saz | sed 's/^/host:/'; } >"$1"; }
-deltas() {
-  awk 'NR == FNR { v[$1] = $2; next }
-       $1 ~ /:(TcpExtTCPTimeouts|TcpRetransSegs|TcpExtTCPRcvQDrop|TcpExtPruneCalled|TcpExtTCPRcvCollapsed|TcpExtTCPLossProbes|TcpExtTCPZeroWindowDrop|TcpExtTCPBacklogDrop|TcpExtTCPWinProbe|TcpExtTCPSpuriousRTOs|TcpExtTCPOFOQueue|TcpExtTCPSACKReorder)$/ &&
-       $2 != v[$1] { printf "%s%s+%d", sep, $1, $2 - v[$1]; sep = " " }' "$1" "$2"
-}
 
 # counter WHERE NAME: a TCP counter of the namespace (ns) or the host.
 counter() { if [ "$1" = ns ]; then ns_counter "$2"; else host_counter "$2"; fi; }
@@ -78,10 +71,14 @@ print("%.2f Gbit/s sent, %.2f received, %d retransmits (iperf3)" %
       (s["bits_per_second"] / 1e9, r["bits_per_second"] / 1e9, s.get("retransmits", -1)))
 PY
   ) || fail "$name: cannot read iperf3's result: $(head -c 500 "$TMP/iperf.json")"
-  local cpu=$(( (c1 - c0) * 100 * 1000 / $(getconf CLK_TCK) / (t1 - t0 + 1) ))
-  local line="$summary; $sender TcpExtTCPTimeouts +$((to1 - to0)), TcpRetransSegs +$((rs1 - rs0)); pasta CPU ${cpu}%; counters moved: $(deltas "$TMP/c0" "$TMP/c1")"
-  [ "$to1" = "$to0" ] ||
+  local cpu line
+  cpu=$(( (c1 - c0) * 100 * 1000 / $(getconf CLK_TCK) / (t1 - t0 + 1) ))
+  line="$summary; $sender TcpExtTCPTimeouts +$((to1 - to0)), TcpRetransSegs +$((rs1 - rs0)); pasta CPU ${cpu}%; counters moved: $(deltas "$TMP/c0" "$TMP/c1")"
+  if [ "$to1" != "$to0" ]; then
+    # Our requirement, not upstream's: Debian's pasta stalls here.
+    [ "$REFERENCE" = 1 ] && { log "reference mode, not checked: $name: $line"; return 0; }
     fail "$name: the sender's TCP ($sender) had $((to1 - to0)) retransmission timeouts in $SECS s ($line)"
+  fi
   ok "$name: $line"
 }
 

@@ -73,9 +73,9 @@ run_case() {
   [ "$cwhere" = ns ] && in=(nsenter --net="$NETNS")
   [ -n "$bind" ] && args+=(--bind "$bind")
   if [ "$reader" = server ]; then
-    up=$SIZE; args+=(--server-pause-at $PAUSE_AT --server-pause-ms $PAUSE_MS); note=$SRVLOG
+    up=$SIZE; args+=(--server-pause-at "$PAUSE_AT" --server-pause-ms "$PAUSE_MS"); note=$SRVLOG
   else
-    down=$SIZE; args+=(--pause-at $PAUSE_AT --pause-ms $PAUSE_MS); note=$TMP/client.err
+    down=$SIZE; args+=(--pause-at "$PAUSE_AT" --pause-ms "$PAUSE_MS"); note=$TMP/client.err
   fi
   : >"$SRVLOG"; : >"$TMP/client.err"
   to0=$(ns_counter TcpExtTCPTimeouts)

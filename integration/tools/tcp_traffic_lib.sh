@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared by integration/test_tcp_traffic*.sh (sourced after lib/common.sh,
 # enter_outer_ns and lib/passt.sh): pasta on a test-made namespace, traffic
 # through its tap in both directions.
@@ -66,4 +66,14 @@ traffic_server() {
     python3 "$TRAFFIC_PY" server "$bind" "$port" "$log" &
   fi
   wait_until 10 listening_on "$where" "$port" || fail "traffic server on $where $bind:$port did not start"
+}
+
+# snap FILE: every TCP counter of both sides; deltas FILE0 FILE1: those
+# telling of losses, reordering, timeouts and probes that moved, as
+# "ns:Name+N host:Name+N ...".
+snap() { { in_ns nstat -saz | sed 's/^/ns:/'; nstat -saz | sed 's/^/host:/'; } >"$1"; }
+deltas() {
+  awk 'NR == FNR { v[$1] = $2; next }
+       $1 ~ /:(TcpExtTCPTimeouts|TcpRetransSegs|TcpExtTCPRcvQDrop|TcpExtPruneCalled|TcpExtTCPRcvCollapsed|TcpExtTCPLossProbes|TcpExtTCPZeroWindowDrop|TcpExtTCPBacklogDrop|TcpExtTCPWinProbe|TcpExtTCPSpuriousRTOs|TcpExtTCPOFOQueue|TcpExtTCPSACKReorder|TcpExtTCPDSACKOldSent|TcpExtTCPDSACKOfoSent|TcpExtDelayedACKLost)$/ &&
+       $2 != v[$1] { printf "%s%s+%d", sep, $1, $2 - v[$1]; sep = " " }' "$1" "$2"
 }
