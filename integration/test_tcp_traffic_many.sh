@@ -11,7 +11,10 @@
 # every byte compared with the expected stream on both ends.  Afterwards no
 # connection on the test ports may stay open (established, or half-closed
 # waiting for a FIN) on either side beyond 10 s: pasta must have relayed
-# every close.  At MTU 65520, then again at MTU 1500.
+# every close.  At MTU 65520, then again at MTU 1500.  Namespace -> host
+# must also be free of retransmission timeouts in the namespace: a known
+# bug breaks that today (KNOWN_BUG below: the test skips, naming it, unless
+# TRAFFIC_STRICT=1).
 . "$(dirname "$0")/lib/common.sh"
 enter_outer_ns "$@"
 . "$IT_DIR/lib/passt.sh"
@@ -34,12 +37,16 @@ all_closed() { [ "$(open_conns ns "$1")" = 0 ] && [ "$(open_conns host "$1")" = 
 
 # many NAME WHERE_CLIENT HOSTS PORT SERVERLOG SEED
 many() {
-  local name=$1 where=$2 hosts=$3 port=$4 srvlog=$5 seed=$6 got t0 t1 in=()
+  local name=$1 where=$2 hosts=$3 port=$4 srvlog=$5 seed=$6 got t0 t1 d0 d1 in=()
   [ "$where" = ns ] && in=(nsenter --net="$NETNS")
   : >"$srvlog"
+  snap "$TMP/c0"
+  d0=$(tap_drops)
   t0=$(now_ms)
-  got=$(timeout -k 2 120 "${in[@]}" python3 "$TRAFFIC_PY" many "$hosts" "$port" "$N" 2048 409600 "$seed" 2>&1) || true
+  got=$(timeout -k 2 170 "${in[@]}" python3 "$TRAFFIC_PY" many "$hosts" "$port" "$N" 2048 409600 "$seed" 2>&1) || true
   t1=$(now_ms)
+  snap "$TMP/c1"
+  d1=$(tap_drops)
   pasta_alive
   case $got in
   "ok $N connections"*) ;;
@@ -55,8 +62,30 @@ many() {
     ss -tan exclude listening exclude time-wait "( sport = :$port or dport = :$port )" | head -n 10 >&2
     fail "$name: connections still open 10 s after the transfers (namespace: $(open_conns ns "$port"), host: $(open_conns host "$port"); above)"
   fi
-  ok "$name: $N simultaneous connections, ${got#ok $N connections, } both ways intact, all closed, $((t1 - t0)) ms"
+  local line to
+  line="${got#ok $N connections, }; $((t1 - t0)) ms; tap TX drops +$((d1 - d0)); counters moved: $(deltas "$TMP/c0" "$TMP/c1")"
+  ok "$name: $N simultaneous connections both ways intact, all closed: $line"
+  # Namespace -> host must not stall either: no retransmission timeout in
+  # the namespace (see KNOWN_BUG below).
+
+  to=$(grep -o 'ns:TcpExtTCPTimeouts+[0-9]*' <<<"$line" || true)
+  if [ "$where" = ns ] && [ -n "$to" ]; then
+    STALLS="$STALLS
+  $name: ${to#ns:} ($line)"
+  fi
 }
+
+# Known bug, kept visible: with 200 flows the namespace's bursts overflow
+# the tap's TX queue (pasta does not read it in time; "tap TX drops"), pasta
+# keeps no out-of-order data and offers no SACK, so the namespace
+# retransmits everything after each hole and its TCP falls into
+# retransmission timeouts with exponential backoff (seen: 37-204 timeouts
+# per run at MTU 1500, the slowest connection taking up to 62 s instead of
+# 2-5 s).  The test then skips (77) after every other check passed, naming
+# the bug; TRAFFIC_STRICT=1 makes it fail instead (use once fixed, then make
+# it the default).
+KNOWN_BUG="namespace -> host with $N flows: the tap's TX queue overflows, the namespace's TCP falls into retransmission timeouts"
+STALLS=""
 
 seed=1000
 for mtu in 65520 1500; do
@@ -72,4 +101,9 @@ for mtu in 65520 1500; do
   kill "$NS_SRV" "$HOST_SRV" 2>/dev/null || true
   stop_pasta
 done
+if [ -n "$STALLS" ]; then
+  [ "${TRAFFIC_STRICT:-0}" = 1 ] && fail "stalls (retransmission timeouts in the namespace):$STALLS"
+  log "data intact, but stalls (retransmission timeouts in the namespace):$STALLS"
+  skip "known bug: $KNOWN_BUG (TRAFFIC_STRICT=1 to fail on it)"
+fi
 log "PASS"

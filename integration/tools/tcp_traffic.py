@@ -194,7 +194,7 @@ def main():
     pause_ms = int(opt(args, "--pause-ms", 0))
     srv_pause_at = int(opt(args, "--server-pause-at", 0))
     srv_pause_ms = int(opt(args, "--server-pause-ms", 0))
-    timeout = float(opt(args, "--timeout", 60))
+    timeout = float(opt(args, "--timeout", 110))
     cmd = args[0]
     if cmd == "server":
         serve(args[1], int(args[2]), args[3])
@@ -220,14 +220,18 @@ def main():
             sys.exit(1)
         barrier = threading.Barrier(n)
 
+        times = [0.0] * n
+
         def run(i):
             s, (up, down) = socks[i], sizes[i]
             try:
                 barrier.wait(timeout)
+                t0 = time.monotonic()
                 s.sendall(("%d %d %d 0 0" % (up, down, seed + i)).encode().ljust(HDR))
                 send_stream(s, up, seed + i, "up")
                 s.shutdown(socket.SHUT_WR)
                 got, _, err = recv_check(s, down, seed + i, "down")
+                times[i] = time.monotonic() - t0
                 results[i] = err
             except (OSError, threading.BrokenBarrierError) as e:
                 results[i] = "error(%s)" % e
@@ -243,7 +247,10 @@ def main():
         if bad:
             print("bad: %d of %d failed, e.g. %s" % (len(bad), n, bad[:3]), flush=True)
             sys.exit(1)
-        print("ok %d connections, %d bytes" % (n, total), flush=True)
+        slow = max(range(n), key=lambda i: times[i])
+        print("ok %d connections, %d bytes; slowest: #%d (%s, up %d, down %d) %.1f s" % (
+            n, total, slow, hosts[slow % len(hosts)][0], sizes[slow][0], sizes[slow][1],
+            times[slow]), flush=True)
     else:
         sys.exit("usage: see the header of " + sys.argv[0])
 

@@ -77,3 +77,9 @@ deltas() {
        $1 ~ /:(TcpExtTCPTimeouts|TcpRetransSegs|TcpExtTCPRcvQDrop|TcpExtPruneCalled|TcpExtTCPRcvCollapsed|TcpExtTCPLossProbes|TcpExtTCPZeroWindowDrop|TcpExtTCPBacklogDrop|TcpExtTCPWinProbe|TcpExtTCPSpuriousRTOs|TcpExtTCPOFOQueue|TcpExtTCPSACKReorder|TcpExtTCPDSACKOldSent|TcpExtTCPDSACKOfoSent|TcpExtDelayedACKLost)$/ &&
        $2 != v[$1] { printf "%s%s+%d", sep, $1, $2 - v[$1]; sep = " " }' "$1" "$2"
 }
+
+# tap_drops: frames the namespace's tap dropped on their way to pasta (its
+# TX queue was full: pasta did not read them in time).
+tap_drops() {
+  in_ns ip -s -j link show up0 | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["dropped"])'
+}
