@@ -43,7 +43,7 @@ many() {
   snap "$TMP/c0"
   d0=$(tap_drops)
   t0=$(now_ms)
-  got=$(timeout -k 2 170 "${in[@]}" python3 "$TRAFFIC_PY" many "$hosts" "$port" "$N" 2048 409600 "$seed" 2>&1) || true
+  got=$(timeout -k 2 200 "${in[@]}" python3 "$TRAFFIC_PY" many "$hosts" "$port" "$N" 2048 409600 "$seed" 2>&1) || true
   t1=$(now_ms)
   snap "$TMP/c1"
   d1=$(tap_drops)

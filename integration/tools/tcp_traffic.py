@@ -194,7 +194,7 @@ def main():
     pause_ms = int(opt(args, "--pause-ms", 0))
     srv_pause_at = int(opt(args, "--server-pause-at", 0))
     srv_pause_ms = int(opt(args, "--server-pause-ms", 0))
-    timeout = float(opt(args, "--timeout", 110))
+    timeout = float(opt(args, "--timeout", 150))
     cmd = args[0]
     if cmd == "server":
         serve(args[1], int(args[2]), args[3])
