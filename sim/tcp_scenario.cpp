@@ -167,8 +167,13 @@ class FrameChecker final : public ports::TapPort, public Checker {
     const bool syn = t.has(wire::tcp_flag::syn);
     auto q = net_.send_queue(c->sock);
     const u32 sendq = q ? static_cast<u32>(*q) : 0;
+    const u32 cap = eng_->tcp().wnd_cap_frames();
+    if (cap > tap_queue_frames_) {
+      fail("window cap of %u frames, more than the tap queue's %u", cap, tap_queue_frames_);
+      return;
+    }
     proto::MirrorIn in = proto::tcp_mirror_input(*c, info ? &*info : nullptr, syn, syn,
-                                                 q ? &sendq : nullptr, tap_queue_frames_);
+                                                 q ? &sendq : nullptr, cap);
     if (t.has(wire::tcp_flag::ack)) {
       // Built earlier in this event: data written since then moved
       // seq_from_tap and the send queue together; measure from its ACK.

@@ -182,6 +182,7 @@ void Tcp::low_rtt_note(const Flow& f, TcpConn& c, const ports::TcpInfo& info) no
 
 void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tap, Instant now) noexcept {
   now_ = now;
+  share_tick(now);
   const bool v4 = tap.eaddr.is_v4();
   const SockAddr peer{ini.eaddr, ini.eport, 0};
   auto refuse = [&]() noexcept {
@@ -215,7 +216,7 @@ void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tap, Ins
   if (peer.addr.is_loopback() || is_local(peer.addr)) c.flags |= cf::local;
   if (low_rtt_lookup(peer.addr)) c.flags |= cf::low_rtt;
   if (opt_.set_bufs) {
-    (void)host_.set_opt(s, ports::SockOpt::sndbuf, kBufSize);
+    if (host_.set_opt(s, ports::SockOpt::sndbuf, kBufSize)) c.flags |= cf::set_bufs;
     (void)host_.set_opt(s, ports::SockOpt::rcvbuf, kBufSize);
   }
   c.sndbuf = static_cast<u32>(host_.get_opt(s, ports::SockOpt::sndbuf).value_or(0));
@@ -357,6 +358,26 @@ bool Tcp::refresh(Flow& f, TcpConn& c, ports::TcpInfo* info) noexcept {
   return true;
 }
 
+void Tcp::share_tick(Instant now) noexcept {
+  // At the first entry of an event past the tick only, so that every frame
+  // built in one event uses the same share (the simulator checks it).
+  if (now < next_share_tick_) return;
+  next_share_tick_ = now + kTcpShareTick;
+  senders_prev_ = senders_now_;
+  senders_now_ = 0;
+  share_epoch_++;
+  const u32 q = net_.tap_queue_frames;
+  u32 share = q / (senders_prev_ > 1 ? senders_prev_ : 1u);
+  const u32 floor = q < kTcpShareMinFrames ? q : kTcpShareMinFrames;
+  wnd_cap_frames_ = share > floor ? share : floor;
+}
+
+void Tcp::note_sender(TcpConn& c) noexcept {
+  if (c.share_epoch == share_epoch_) return;
+  c.share_epoch = share_epoch_;
+  senders_now_++;
+}
+
 MirrorOut Tcp::mirror(Flow& f, TcpConn& c, bool syn, bool force) noexcept {
   ports::TcpInfo info;
   const bool ok = refresh(f, c, &info);
@@ -374,7 +395,7 @@ MirrorOut Tcp::mirror(Flow& f, TcpConn& c, bool syn, bool force) noexcept {
     have_q = true;
   }
   return tcp_mirror(tcp_mirror_input(c, ok ? &info : nullptr, syn, force, have_q ? &sendq : nullptr,
-                                     net_.tap_queue_frames));
+                                     wnd_cap_frames_));
 }
 
 void Tcp::note_ack_due(TcpConn& c, const MirrorOut& m, Instant now) noexcept {
@@ -452,7 +473,7 @@ void Tcp::send_probe(Flow& f, TcpConn& c, Instant now) noexcept {
 void Tcp::rewind(TcpConn& c, Seq to) noexcept {
   if (seq_lt(to, c.seq_to_tap) && seq_ge(to, c.seq_ack_from_tap)) {
     c.seq_to_tap = to;
-    c.flags &= static_cast<u16>(~cf::stalled);
+    c.flags &= static_cast<u16>(~(cf::stalled | cf::drained));
   }
 }
 
@@ -565,6 +586,7 @@ void Tcp::on_tap_dropped(u64 tag) noexcept {
 
 void Tcp::tap_segment(const wire::Frame& fr, Instant now) noexcept {
   now_ = now;
+  share_tick(now);
   stats_.segs_from_tap++;
   const wire::TcpView& v = *fr.tcp;
   const core::FlowKey k{core::L4::tcp, Pif::tap, fr.src, fr.dst, fr.src_port, fr.dst_port};
@@ -611,6 +633,7 @@ void Tcp::tap_segment(const wire::Frame& fr, Instant now) noexcept {
 
 void Tcp::tap_batch_end(Instant now) noexcept {
   now_ = now;
+  share_tick(now);
   for (u32 g = 0; g < ngroups_; g++) process_group(groups_[g], now);
   nsegs_ = 0;
   ngroups_ = 0;
@@ -665,8 +688,9 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
   }
   auto s = host_.socket(ports::Netns::host, fam, ports::SockType::tcp);
   if (!s) return fail(Sock{});
+  bool bufs_set = false;
   if (opt_.set_bufs) {
-    (void)host_.set_opt(*s, ports::SockOpt::sndbuf, kBufSize);
+    bufs_set = host_.set_opt(*s, ports::SockOpt::sndbuf, kBufSize).ok();
     (void)host_.set_opt(*s, ports::SockOpt::rcvbuf, kBufSize);
   }
   const u16 guest_mss = clamp_mss(opts.mss.value_or(kTcpMssDefault), !v4);
@@ -710,6 +734,7 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
   c.seq_max_to_tap = c.seq_init_to_tap;
   if (local) c.flags |= cf::local;
   if (low_rtt_lookup(target)) c.flags |= cf::low_rtt;
+  if (bufs_set) c.flags |= cf::set_bufs;
   stats_.conns_from_tap++;
   LOG_DEBUG("TCP flow %u: guest port %u connects to %s:%u", i.v, fr.src_port, to_text(target).c_str(),
             fr.dst_port);
@@ -1001,6 +1026,7 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
     }
     c.seq_from_tap += static_cast<u32>(written);
     stats_.bytes_from_tap += written;
+    if (written > 0) note_sender(c);
     if (written < total) {
       stats_.partial_writes++;
       fin = false;  // the FIN follows bytes the socket did not take
@@ -1016,11 +1042,18 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
     need_ack = true;
   }
 
-  // Socket -> guest: the guest's ACK may have opened its window.
-  if (retransmit || c.seq_ack_from_tap != ack_before || c.wnd_from_tap != wnd_before ||
-      !c.flag(cf::stalled))
+  // Socket -> guest: the guest's ACK may have opened its window.  When
+  // the last peek emptied the socket there is nothing a wider window could
+  // let out: new data comes with its own readiness event (a peek here
+  // would only return EAGAIN, once per guest ACK on a request/response
+  // connection).
+  const Seq to_tap_before = c.seq_to_tap;
+  const bool moved = c.seq_ack_from_tap != ack_before || c.wnd_from_tap != wnd_before;
+  if (retransmit || (moved && !c.flag(cf::drained)) || !c.flag(cf::stalled))
     data_from_sock(i, f, c, now);
   if (f.closing != 0) return;
+  // Data frames just sent carry the current ACK and window.
+  if (c.seq_to_tap != to_tap_before && !force_ack) need_ack = false;
 
   if (gap && c.seq_dup_ack != c.seq_from_tap) {
     // Out-of-order data was dropped: duplicate ACKs make the guest
@@ -1037,6 +1070,7 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
 
 void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
   now_ = now;
+  share_tick(now);
   if (s.flow >= flows_.capacity()) return;
   const FlowIdx i = s.idx();
   Flow& f = flows_.at(i);
@@ -1060,11 +1094,21 @@ void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
     }
     if ((events & (ev::rdhup | ev::hup)) != 0) c.events |= ce::sock_fin_rcvd;
     if (c.has(ce::established)) {
-      if ((events & ev::out) != 0) {
-        c.sndbuf = static_cast<u32>(host_.get_opt(c.sock, ports::SockOpt::sndbuf).value_or(static_cast<int>(c.sndbuf)));
-        (void)send_ack_if_needed(i, f, c, false, now);
+      const Seq to_tap_before = c.seq_to_tap;
+      if ((events & (ev::in | ev::rdhup | ev::hup)) != 0) {
+        c.flags &= static_cast<u16>(~cf::drained);
+        data_from_sock(i, f, c, now);
+        if (f.closing != 0) return;
       }
-      if ((events & (ev::in | ev::rdhup | ev::hup)) != 0) data_from_sock(i, f, c, now);
+      if ((events & ev::out) != 0) {
+        // The far end acknowledged: the window to the guest may open.  A
+        // send buffer we sized ourselves is not tuned by the kernel any
+        // more, and data frames just sent carry the current ACK and window.
+        if (!c.flag(cf::set_bufs))
+          c.sndbuf = static_cast<u32>(
+              host_.get_opt(c.sock, ports::SockOpt::sndbuf).value_or(static_cast<int>(c.sndbuf)));
+        if (c.seq_to_tap == to_tap_before) (void)send_ack_if_needed(i, f, c, false, now);
+      }
     }
   }
   if (f.closing != 0) return;
@@ -1159,7 +1203,7 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
     if (c.has(ce::sock_fin_rcvd) && (!fin_known || c.seq_to_tap == c.seq_fin_to_tap)) {
       send_fin();
     } else {
-      c.flags |= cf::stalled;  // nothing new: wait for the socket's next wake-up
+      c.flags |= cf::stalled | cf::drained;  // nothing new: wait for the socket's next wake-up
     }
     return;
   }
@@ -1203,7 +1247,7 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
     if (c.has(ce::sock_fin_rcvd) && (!fin_known || c.seq_to_tap == c.seq_fin_to_tap))
       send_fin();
     else
-      c.flags |= cf::stalled;
+      c.flags |= cf::stalled | cf::drained;
   } else if (fin_known && c.seq_to_tap == c.seq_fin_to_tap) {
     send_fin();
   } else if (c.in_flight() >= wnd || !c.t_kick.is_never()) {
@@ -1218,6 +1262,7 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
 
 void Tcp::timer(FlowIdx i, Instant now) noexcept {
   now_ = now;
+  share_tick(now);
   Flow& f = flows_.at(i);
   if (tcp_conn_of(f) == nullptr || f.closing != 0) {
     timers_.clear(i.v);

@@ -66,6 +66,11 @@ inline constexpr Duration kTcpAckTimeout = Duration::seconds(2);
 inline constexpr Duration kTcpFinTimeout = Duration::seconds(60);
 inline constexpr Duration kTcpActTimeout = Duration::seconds(7440);  // RFC 5382 REQ-5
 inline constexpr Duration kTcpKick = Duration::millis(1);
+// The tap queue is shared by the connections sending from the guest: each
+// one's window is capped by its share, counted over this period (a frame
+// queue of N frames and K senders: N / K frames each, at least the floor).
+inline constexpr Duration kTcpShareTick = Duration::millis(10);
+inline constexpr u32 kTcpShareMinFrames = 8;
 inline constexpr u8 kTcpMaxRetrans = 7;
 inline constexpr u16 kTcpMssDefault = 536;
 inline constexpr u16 kTcpMss4Max = 65492;
@@ -147,6 +152,9 @@ class Tcp final : public TapDropObserver {
   void on_tap_dropped(u64 tag) noexcept override;
 
   const TcpStats& stats() const noexcept { return stats_; }
+  // The window cap, in frames of the guest's MSS, every connection gets now
+  // (0: none): its share of the tap queue.
+  u32 wnd_cap_frames() const noexcept { return wnd_cap_frames_; }
   // Our MSS towards the guest for the family (from the MTU).
   u16 our_mss(bool v6) const noexcept;
   // The ISN we would pick for this tap-side 4-tuple at `now` (RFC 6528).
@@ -197,6 +205,8 @@ class Tcp final : public TapDropObserver {
   bool low_rtt_lookup(const InAny& a) const noexcept;
   bool is_local(const InAny& target) const noexcept;
   u16 seg_mss(const TcpConn& c) const noexcept;
+  void share_tick(Instant now) noexcept;
+  void note_sender(TcpConn& c) noexcept;
 
   const core::Config& cfg_;
   const core::NetInfo& net_;
@@ -209,6 +219,12 @@ class Tcp final : public TapDropObserver {
   TcpOptions opt_;
   SipKey isn_key_;
   Instant now_{};  // the current event's time (for the drop observer)
+  // The tap queue's share per sending connection (share_tick()).
+  Instant next_share_tick_{};
+  u32 senders_now_ = 0;   // connections that sent data from the guest this tick
+  u32 senders_prev_ = 0;  // ... in the previous one
+  u32 wnd_cap_frames_ = 0;
+  u8 share_epoch_ = 0;
 
   Seg* segs_ = nullptr;
   Group* groups_ = nullptr;

@@ -56,7 +56,9 @@ inline constexpr u16 active_close = 1u << 3;      // the guest sent FIN first
 inline constexpr u16 ack_to_tap_due = 1u << 4;    // we owe the guest an ACK / window update
 inline constexpr u16 ack_from_tap_due = 1u << 5;  // the guest owes us an ACK
 inline constexpr u16 ws_ok = 1u << 6;             // both sides sent window scale
-inline constexpr u16 set_bufs = 1u << 7;          // SO_SNDBUF/SO_RCVBUF were raised
+inline constexpr u16 set_bufs = 1u << 7;          // SO_SNDBUF was set: the kernel no longer tunes it
+inline constexpr u16 drained = 1u << 8;           // the last peek emptied the socket: only a
+                                                  // readiness event can bring more to send
 }  // namespace tcp_flag_conn
 
 struct TcpConn {
@@ -74,7 +76,7 @@ struct TcpConn {
   u32 wnd_from_tap = 0; // bytes
   u16 wnd_to_tap = 0;   // window field last sent
   u8 wnd_polls = 0;     // window polls in a row that found nothing new
-  u8 pad = 0;
+  u8 share_epoch = 0;   // Tcp's share tick in which the guest last sent data
 
   Seq seq_to_tap;
   Seq seq_ack_from_tap;

@@ -145,6 +145,49 @@ TEST(EngineTcp, EchoBothWaysWithEndToEndAck) {
   EXPECT_GT(r.stats().ack_lagging, 0u);
 }
 
+TEST(EngineTcp, TapQueueIsSharedByTheSendingConnections) {
+  // A tap queue of 64 frames and four connections sending from the guest:
+  // once a share tick has counted them, each window is capped at 16 frames
+  // of its MSS (the sum fits the queue); an idle connection does not count.
+  core::NetInfo n = rig_net();
+  n.tap_queue_frames = 64;
+  TcpRig r(n);
+  const u16 mss = 1000;
+  for (u16 k = 0; k < 5; k++) {
+    ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, static_cast<u16>(80 + k), 0},
+                                        peer(PeerKind::sink)));
+  }
+  std::vector<Conn> cs;
+  for (u16 k = 0; k < 5; k++) {
+    const Ep g{kGuest.addr, static_cast<u16>(40000 + k)};
+    const Ep to{kRemote.addr, static_cast<u16>(80 + k)};
+    cs.push_back(handshake(r, g, to, mss, 0));
+    r.run(Duration::millis(1));
+    (void)r.take();
+  }
+  r.run(Duration::millis(5));
+  (void)r.take();
+  EXPECT_EQ(r.eng().tcp().wnd_cap_frames(), 64u) << "nobody sent yet";
+  const std::vector<u8> data(500, 0x5a);
+  for (u16 k = 0; k < 4; k++) {
+    const Ep g{kGuest.addr, static_cast<u16>(40000 + k)};
+    const Ep to{kRemote.addr, static_cast<u16>(80 + k)};
+    r.inject(guest_seg(g, to, tf::ack, cs[k].gsn, cs[k].ack, 65535, data));
+    cs[k].gsn += static_cast<u32>(data.size());
+  }
+  r.run(proto::kTcpShareTick + Duration::millis(1));
+  (void)r.take();
+  // The next event past the tick counts them; the idle connection's answer
+  // to a keep-alive carries the cap.
+  const Ep g{kGuest.addr, 40004};
+  const Ep to{kRemote.addr, 84};
+  r.inject(guest_seg(g, to, tf::ack, cs[4].gsn - 1, cs[4].ack, 65535, bytes_of("k")));
+  EXPECT_EQ(r.eng().tcp().wnd_cap_frames(), 16u);
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  EXPECT_LE(s.back().window, 16u * mss);
+}
+
 TEST(EngineTcp, OutOfOrderDataIsDroppedWithDuplicateAcks) {
   TcpRig r;
   ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::sink)));
