@@ -76,5 +76,6 @@ no_row "interface-bound to up0" outer tcp 127.0.0.1 20070
 no_row "outside the range" far tcp "$HOST4" 20013 --bind "$FAR4"
 no_row "outside the range" far tcp "$HOST6" 20033 --bind "$FAR6"
 
+run_rows
 mx_stop
 log "PASS ($ROWS transfers)"

@@ -51,7 +51,7 @@ ns_servers() {
   local ports
   ports=$(printf '%s\n' "$@" | awk 'NR % 2 == 0' | tr ',\n' '  ')
   # shellcheck disable=SC2086
-  wait_until 10 in_netns "$NETNS" python3 "$XFER" ready "$proto" any $ports ||
+  bound_at ns "$proto" 10 $ports ||
     fail "$proto servers in the namespace did not start on $ports"
 }
 # host_servers PROTO ADDR PORTS [ADDR PORTS...]: the same in the outer namespace.
@@ -61,7 +61,7 @@ host_servers() {
   local ports
   ports=$(printf '%s\n' "$@" | awk 'NR % 2 == 0' | tr ',\n' '  ')
   # shellcheck disable=SC2086
-  wait_until 10 python3 "$XFER" ready "$proto" any $ports ||
+  bound_at outer "$proto" 10 $ports ||
     fail "$proto servers in the outer namespace did not start on $ports"
 }
 
@@ -77,35 +77,53 @@ run_at() {
   esac
 }
 
-ROWS=0
-# row NAME WHERE PROTO HOST PORT SIZE WANT_PEER WANT_PORT [--bind ADDR]:
-# one checked transfer from WHERE to HOST:PORT.  TCP: SIZE bytes each way;
-# UDP: one SIZE-byte datagram and its echo.  The server must have seen
-# WANT_PEER ("*": any) and been reached on WANT_PORT.
-row() {
-  local name=$1 where=$2 proto=$3 host=$4 port=$5 size=$6 want_peer=$7 want_port=$8; shift 8
-  local got args
-  if [ "$proto" = tcp ]; then args=(tcp "$host" "$port" "$size" "$size"); else args=(udp "$host" "$port" "$size"); fi
-  got=$(run_at "$where" timeout 90 python3 "$XFER" "${args[@]}" --timeout 60 "$@" 2>&1) || true
-  case $got in
-  "ok peer=$want_peer port=$want_port") ;;
-  "ok peer="*" port=$want_port") [ "$want_peer" = "*" ] ||
-    fail "$name: $proto $host:$port ($size bytes) from $where: the server saw the peer as ${got#ok peer=}, expected $want_peer" ;;
-  *) fail "$name: $proto $host:$port ($size bytes) from $where: $got (expected the server on port $want_port${want_peer:+, peer $want_peer})" ;;
-  esac
-  ROWS=$((ROWS + 1))
-  ok "$name: $proto $size bytes via $host:$port from $where: ${got#ok }"
+# bound_at WHERE PROTO SECS PORT... [--gone]: waits (at most SECS) until
+# every PORT is bound at WHERE (tcp: listening), or with --gone until none is.
+bound_at() {
+  local where=$1 proto=$2 secs=$3; shift 3
+  run_at "$where" timeout $((${secs%.*} + 10)) python3 "$XFER" ready "$proto" any "$@" --wait "$secs"
 }
 
-# no_row NAME WHERE PROTO HOST PORT: that transfer must fail (nothing
-# forwards there); UDP waits 2 s for an answer that must not come.
+ROWS=0
+# row NAME WHERE PROTO HOST PORT SIZE WANT_PEER WANT_PORT [--bind ADDR]:
+# queues one checked transfer from WHERE to HOST:PORT (run_rows runs the
+# queue).  TCP: SIZE bytes each way; UDP: one SIZE-byte datagram and its
+# echo.  The server must have seen WANT_PEER ("*": any) and been reached on
+# WANT_PORT.
+row() {
+  local name=$1 where=$2 proto=$3 host=$4 port=$5 size=$6 want_peer=$7 want_port=$8 bind=-; shift 8
+  [ "${1:-}" != --bind ] || bind=$2
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tok\n' "$name" "$proto" "$host" "$port" "$size" \
+    "$want_peer" "$want_port" "$bind" >>"$TMP/rows.$where"
+}
+# no_row NAME WHERE PROTO HOST PORT [--bind ADDR]: queues a transfer that
+# must fail (nothing forwards there; UDP: no answer within 2 s).
 no_row() {
-  local name=$1 where=$2 proto=$3 host=$4 port=$5; shift 5
-  local got args
-  if [ "$proto" = tcp ]; then args=(tcp "$host" "$port" 16 16); else args=(udp "$host" "$port" 16); fi
-  got=$(run_at "$where" timeout 20 python3 "$XFER" "${args[@]}" --timeout 2 "$@" 2>&1) || true
-  case $got in
-  ok*) fail "$name: $proto $host:$port from $where answered ($got); it must not be forwarded" ;;
-  esac
-  ok "$name: $proto $host:$port from $where not forwarded (${got#error: })"
+  local name=$1 where=$2 proto=$3 host=$4 port=$5 bind=-; shift 5
+  [ "${1:-}" != --bind ] || bind=$2
+  printf '%s\t%s\t%s\t%s\t16\t*\t0\t%s\tnone\n' "$name" "$proto" "$host" "$port" "$bind" >>"$TMP/rows.$where"
+}
+# run_rows: runs the queued rows, one xfer.py process per place, in the
+# order queued there; logs every row, fails if any failed.
+run_rows() {
+  local where n out bad=0
+  for where in outer far ns; do
+    [ -s "$TMP/rows.$where" ] || continue
+    n=$(wc -l <"$TMP/rows.$where")
+    out=$TMP/rows.$where.out
+    run_at "$where" timeout $((n * 70 + 30)) python3 "$XFER" batch --timeout 60 <"$TMP/rows.$where" >"$out" 2>&1 || true
+    sed 's/^/    /' "$out" >&2
+    ROWS=$((ROWS + $(grep -c '^ok: ' "$out" || true)))
+    bad=$((bad + n - $(grep -c '^ok: ' "$out" || true)))
+    rm -f "$TMP/rows.$where"
+  done
+  [ $bad = 0 ] || fail "$bad rows failed (FAIL above, or missing: the batch broke off)"
+}
+
+# udp_expected: does the binary under test forward UDP?  Yes for Debian's
+# build (reference mode) and once the source tree has the UDP handler
+# (src/proto/udp.cpp); before that (UDP landed after the first matrix),
+# -u is parsed but binds nothing.
+udp_expected() {
+  [ "$REFERENCE" = 1 ] || [ -f "$IT_DIR/../src/proto/udp.cpp" ] || [ "${PASST_EXPECT_UDP:-0}" = 1 ]
 }

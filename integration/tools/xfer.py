@@ -19,9 +19,17 @@ address the server saw, the port it was reached on.
       One checked transfer.  Prints "ok peer=ADDR port=PORT" (ADDR: what
       the server saw, IPv4-mapped addresses shortened) or "error: WHY";
       exit status 0 only for ok.
-  xfer.py ready PROTO ADDR PORT...
-      Exit 0 once every PORT is bound (PROTO tcp: listening) by some socket
-      on ADDR or the wildcard, in this network namespace (/proc/net).
+  xfer.py batch [--timeout S]
+      Runs checked transfers listed on stdin, one per line, tab-separated:
+      NAME PROTO HOST PORT SIZE WANT_PEER WANT_PORT BIND EXPECT
+      (BIND "-": none; WANT_PEER "*": any; EXPECT "ok", or "none": the
+      transfer must fail, tried with a 2 s timeout).  Prints "ok: NAME: ..."
+      or "FAIL: NAME: ..." per line; exit status 1 if any failed.  One
+      process for many rows: a loaded machine takes a second to start one.
+  xfer.py ready PROTO FAMILY PORT... [--wait S] [--gone]
+      Exit 0 once every PORT is bound (PROTO tcp: listening) in this network
+      namespace (/proc/net; FAMILY 4, 6 or any), or with --gone once none
+      is; polls every 20 ms for at most S seconds (default 0: look once).
   xfer.py dns-serve ADDR PORT NAME A-ADDR
       A resolver stub: answers one kind of question (NAME, type A, class IN)
       with A-ADDR over UDP and TCP on ADDR:PORT (forever); anything else:
@@ -43,6 +51,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 HDR_REQ = 64
 HDR_ANS = 128
@@ -206,16 +215,14 @@ def udp_client(host, port, size, bind, timeout):
 
 # --- readiness -----------------------------------------------------------------
 
-def bound(proto, addr, ports):
-    want = {int(p) for p in ports}
-    fam = family(addr) if addr not in ("any", "") else None
+def bound_ports(proto, fam):
     found = set()
     files = []
-    if fam in (None, socket.AF_INET):
-        files.append(("/proc/net/%s" % proto, 4))
-    if fam in (None, socket.AF_INET6):
-        files.append(("/proc/net/%s6" % proto, 6))
-    for path, v in files:
+    if fam in ("any", "4"):
+        files.append("/proc/net/%s" % proto)
+    if fam in ("any", "6"):
+        files.append("/proc/net/%s6" % proto)
+    for path in files:
         try:
             lines = open(path).read().splitlines()[1:]
         except OSError:
@@ -225,9 +232,20 @@ def bound(proto, addr, ports):
             local, state = f[1], f[3]
             if proto == "tcp" and state != "0A":
                 continue
-            a, p = local.split(":")
-            found.add(int(p, 16))
-    return want <= found
+            found.add(int(local.split(":")[1], 16))
+    return found
+
+
+def ready(proto, fam, ports, wait, gone):
+    want = {int(p) for p in ports}
+    deadline = time.monotonic() + wait
+    while True:
+        found = bound_ports(proto, fam)
+        if (not (want & found)) if gone else want <= found:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 # --- DNS -------------------------------------------------------------------------
@@ -330,6 +348,36 @@ def dns_query(server, name, proto, timeout):
     return "error: no A record in the answer"
 
 
+def batch(timeout):
+    failed = 0
+    for line in sys.stdin:
+        f = line.rstrip("\n").split("\t")
+        if len(f) != 9:
+            continue
+        name, proto, host, port, size, want_peer, want_port, bind, expect = f
+        port, size = int(port), int(size)
+        bind = None if bind == "-" else bind
+        what = "%s %s:%d (%d bytes)%s" % (proto, host, port, size, " from " + bind if bind else "")
+        t = timeout if expect == "ok" else 2
+        if proto == "tcp":
+            r = tcp_client(host, port, size, size, bind, t)
+        else:
+            r = udp_client(host, port, size, bind, t)
+        if expect != "ok":
+            good = not r.startswith("ok")
+            detail = "not forwarded (%s)" % r[len("error: "):] if good else "answered (%s); it must not be forwarded" % r
+        else:
+            peer, got_port = None, None
+            if r.startswith("ok peer="):
+                peer, got_port = r[len("ok peer="):].split(" port=")
+            good = got_port == want_port and (want_peer == "*" or peer == want_peer)
+            detail = "%s" % r[3:] if good else "%s, expected peer=%s port=%s" % (r, want_peer, want_port)
+        if not good:
+            failed += 1
+        print("%s: %s: %s: %s" % ("ok" if good else "FAIL", name, what, detail), flush=True)
+    return failed == 0
+
+
 def opt(args, name, default=None):
     if name in args:
         i = args.index(name)
@@ -343,6 +391,10 @@ def main():
     args = sys.argv[1:]
     bind = opt(args, "--bind")
     timeout = float(opt(args, "--timeout", "30"))
+    wait = float(opt(args, "--wait", "0"))
+    gone = "--gone" in args
+    if gone:
+        args.remove("--gone")
     cmd = args[0]
     if cmd == "tcp-serve":
         tcp_serve(args[1:])
@@ -352,8 +404,10 @@ def main():
         r = tcp_client(args[1], int(args[2]), int(args[3]), int(args[4]), bind, timeout)
     elif cmd == "udp":
         r = udp_client(args[1], int(args[2]), int(args[3]), bind, timeout)
+    elif cmd == "batch":
+        sys.exit(0 if batch(timeout) else 1)
     elif cmd == "ready":
-        sys.exit(0 if bound(args[1], args[2], args[3:]) else 1)
+        sys.exit(0 if ready(args[1], args[2], args[3:], wait, gone) else 1)
     elif cmd == "dns-serve":
         dns_serve(args[1], int(args[2]), args[3], args[4])
     elif cmd == "dns-query":
