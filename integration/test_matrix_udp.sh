@@ -48,7 +48,7 @@ mx_pasta -u 24001 -u 24010-24012 -u 24020:25020 -u 24030-24032:25030-25032 \
   -u "$HOST4/24040" -u "$HOST6/24041" -u "$HOST4/24060-24061:25060-25061" \
   -u 127.0.0.1/24140 -u "[::1]/24141" -u %up0/24050 -u %up0/24070:25070 -u %lo/24150 \
   -t none -T none -U none
-if ! bound_at outer udp 2 24001; then
+if ! wait_bound outer udp 2 24001; then
   udp_expected || skip "this binary parses -u but binds no UDP socket (no UDP handler in the tree yet)"
   fail "-u 24001: no UDP socket bound on the host"
 fi
@@ -99,7 +99,7 @@ mx_stop
 # --- -U: the namespace's loopback to the host's ----------------------------------
 host_servers udp 127.0.0.1 24201,24210,24211,25220,25230,25231 ::1 24201,24210,24211,25220,25230,25231
 mx_pasta -U 24201 -U 24210-24211 -U 24220:25220 -U 24230-24231:25230-25231 -t none -u none -T none
-bound_at ns udp 5 24201 24210 24211 24220 24230 24231 ||
+wait_bound ns udp 5 24201 24210 24211 24220 24230 24231 ||
   fail "-U: listeners did not appear in the namespace"
 for L in 127.0.0.1 ::1; do
   both "-U single ($L)" ns "$L" "$L" 24201 24201
@@ -125,33 +125,33 @@ kill_server() {
   return 0
 }
 # -u auto: ports bound in the namespace after start-up.
+watch_start outer udp 3 24301
 ns_servers udp :: 24301
-ns_servers udp :: 24303
-t0=$(now_ms)
-bound_at outer udp 3 24301 24303 || fail "-u auto: namespace ports 24301, 24303 not bound on the host within 3 s"
-t1=$(now_ms)
-log "-u auto: ports bound on the host $((t1 - t0)) ms after the namespace bound them"
-[ $((t1 - t0)) -le 1500 ] || fail "-u auto took $((t1 - t0)) ms (upstream: scans every second)"
+watch_end || fail "-u auto: namespace port 24301 not bound on the host within 3 s"
+log "-u auto: port 24301 bound on the host $SEEN_DELAY_MS ms after the namespace bound it"
+[ "$SEEN_DELAY_MS" -le 1500 ] || fail "-u auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
 row "-u auto (tap)" far udp "$HOST4" 24301 $K2 "$FAR4" 24301 --bind "$FAR4"
 row "-u auto (tap)" far udp "$HOST6" 24301 $K2 "$FAR6" 24301 --bind "$FAR6"
 row "-u auto (loopback)" outer udp 127.0.0.1 24301 $K2 "$SEEN4" 24301
 row "-u auto (loopback)" outer udp ::1 24301 $K2 "$SEEN6" 24301
+ns_servers udp :: 24303
+wait_bound outer udp 3 24303 || fail "-u auto: namespace port 24303 not bound on the host within 3 s"
 kill_server 24303
-bound_at outer udp 3 24303 --gone ||
+wait_unbound outer udp 3 24303 ||
   fail "-u auto: port 24303 still bound on the host 3 s after the namespace closed it"
 ok "-u auto: the host's port goes when the namespace's does"
 # -U auto: ports bound on the host after start-up.
+watch_start ns udp 3 24302
 host_servers udp 127.0.0.1 24302 ::1 24302
-host_servers udp 127.0.0.1 24304 ::1 24304
-t0=$(now_ms)
-bound_at ns udp 3 24302 24304 || fail "-U auto: host ports 24302, 24304 not bound in the namespace within 3 s"
-t1=$(now_ms)
-log "-U auto: ports bound in the namespace $((t1 - t0)) ms after the host bound them"
-[ $((t1 - t0)) -le 1500 ] || fail "-U auto took $((t1 - t0)) ms (upstream: scans every second)"
+watch_end || fail "-U auto: host port 24302 not bound in the namespace within 3 s"
+log "-U auto: port 24302 bound in the namespace $SEEN_DELAY_MS ms after the host bound it"
+[ "$SEEN_DELAY_MS" -le 1500 ] || fail "-U auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
 row "-U auto" ns udp 127.0.0.1 24302 $K2 127.0.0.1 24302
 row "-U auto" ns udp ::1 24302 $K2 ::1 24302
+host_servers udp 127.0.0.1 24304 ::1 24304
+wait_bound ns udp 3 24304 || fail "-U auto: host port 24304 not bound in the namespace within 3 s"
 kill_server 24304
-bound_at ns udp 3 24304 --gone ||
+wait_unbound ns udp 3 24304 ||
   fail "-U auto: port 24304 still bound in the namespace 3 s after the host closed it"
 ok "-U auto: the namespace's port goes when the host's does"
 run_rows

@@ -43,26 +43,37 @@ mx_pasta() {
 }
 mx_stop() { stop_pidfile "$MX_PIDFILE"; }
 
+SRV_N=0
 # ns_servers PROTO ADDR PORTS [ADDR PORTS...]: xfer.py servers in $NETNS
-# (PORTS comma-separated); waits until all are bound.
-ns_servers() {
-  local proto=$1; shift
-  in_netns "$NETNS" python3 "$XFER" "$proto-serve" "$@" >>"$TMP/servers.log" 2>&1 &
-  local ports
-  ports=$(printf '%s\n' "$@" | awk 'NR % 2 == 0' | tr ',\n' '  ')
-  # shellcheck disable=SC2086
-  bound_at ns "$proto" 10 $ports ||
-    fail "$proto servers in the namespace did not start on $ports"
-}
+# (PORTS comma-separated); waits until they are bound, and sets SRV_BOUND_MS
+# to the wall clock of that moment (their own report).
+ns_servers() { servers_at ns "$@"; }
 # host_servers PROTO ADDR PORTS [ADDR PORTS...]: the same in the outer namespace.
-host_servers() {
-  local proto=$1; shift
-  python3 "$XFER" "$proto-serve" "$@" >>"$TMP/servers.log" 2>&1 &
-  local ports
-  ports=$(printf '%s\n' "$@" | awk 'NR % 2 == 0' | tr ',\n' '  ')
-  # shellcheck disable=SC2086
-  bound_at outer "$proto" 10 $ports ||
-    fail "$proto servers in the outer namespace did not start on $ports"
+host_servers() { servers_at outer "$@"; }
+servers_at() {
+  local where=$1 proto=$2; shift 2
+  SRV_N=$((SRV_N + 1))
+  local log=$TMP/server$SRV_N.log
+  run_at "$where" python3 "$XFER" "$proto-serve" "$@" >"$log" 2>&1 &
+  wait_until 10 grep -q '^bound ' "$log" || fail "$proto servers ($where) on $*: $(cat "$log")"
+  SRV_BOUND_MS=$(sed -n 's/^bound //p' "$log")
+}
+# How fast does `auto` follow?  watch_start WHERE PROTO SECS PORT...
+# starts a watcher (running before anything binds: python takes a second to
+# start on a loaded machine) that notes when every PORT is bound at WHERE;
+# start the server, then watch_end: fails unless the watcher saw the ports
+# within SECS; SEEN_DELAY_MS = how long after SRV_BOUND_MS it saw them.
+watch_start() {
+  local where=$1 proto=$2 secs=$3; shift 3
+  WATCH_LOG=$TMP/watch.$SRV_N.log
+  bound_at "$where" "$proto" "$secs" "$@" >"$WATCH_LOG" 2>&1 &
+  WATCH_PID=$!
+  wait_until 10 grep -q '^watching' "$WATCH_LOG" || fail "watcher did not start: $(cat "$WATCH_LOG")"
+}
+watch_end() {
+  wait_exit 30 "$WATCH_PID"
+  [ "$WAIT_RC" = 0 ] || return 1
+  SEEN_DELAY_MS=$(($(tail -n1 "$WATCH_LOG") - SRV_BOUND_MS))
 }
 
 # run_at WHERE CMD...: CMD in the outer namespace (outer), the dead end
@@ -83,6 +94,9 @@ bound_at() {
   local where=$1 proto=$2 secs=$3; shift 3
   run_at "$where" timeout $((${secs%.*} + 10)) python3 "$XFER" ready "$proto" any "$@" --wait "$secs"
 }
+# wait_bound / wait_unbound WHERE PROTO SECS PORT...: bound_at, quietly.
+wait_bound() { bound_at "$@" >/dev/null; }
+wait_unbound() { bound_at "$@" --gone >/dev/null; }
 
 ROWS=0
 # row NAME WHERE PROTO HOST PORT SIZE WANT_PEER WANT_PORT [--bind ADDR]:

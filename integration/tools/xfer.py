@@ -14,6 +14,7 @@ address the server saw, the port it was reached on.
       UDP servers: each datagram is answered from the socket it arrived on
       by one datagram: a 128-byte header "sha256-of-datagram PEER
       LOCALPORT" and the datagram itself (echo).
+      Servers print "bound MS" (wall clock, ms) once their sockets are bound.
   xfer.py tcp HOST PORT UP DOWN [--bind ADDR] [--timeout S]
   xfer.py udp HOST PORT SIZE [--bind ADDR] [--timeout S]
       One checked transfer.  Prints "ok peer=ADDR port=PORT" (ADDR: what
@@ -30,6 +31,8 @@ address the server saw, the port it was reached on.
       Exit 0 once every PORT is bound (PROTO tcp: listening) in this network
       namespace (/proc/net; FAMILY 4, 6 or any), or with --gone once none
       is; polls every 20 ms for at most S seconds (default 0: look once).
+      Prints "watching" when it starts, then the wall clock (ms) when it
+      saw them.
   xfer.py dns-serve ADDR PORT NAME A-ADDR
       A resolver stub: answers one kind of question (NAME, type A, class IN)
       with A-ADDR over UDP and TCP on ADDR:PORT (forever); anything else:
@@ -136,6 +139,7 @@ def tcp_serve_one(c, peer):
 
 def tcp_serve(specs):
     socks = listen_sockets(socket.SOCK_STREAM, specs)
+    print("bound %d" % (time.time() * 1000), flush=True)
     while True:
         r, _, _ = select.select(socks, [], [])
         for s in r:
@@ -184,6 +188,7 @@ def tcp_client(host, port, up, down, bind, timeout):
 
 def udp_serve(specs):
     socks = listen_sockets(socket.SOCK_DGRAM, specs)
+    print("bound %d" % (time.time() * 1000), flush=True)
     while True:
         r, _, _ = select.select(socks, [], [])
         for s in r:
@@ -239,9 +244,11 @@ def bound_ports(proto, fam):
 def ready(proto, fam, ports, wait, gone):
     want = {int(p) for p in ports}
     deadline = time.monotonic() + wait
+    print("watching", flush=True)
     while True:
         found = bound_ports(proto, fam)
         if (not (want & found)) if gone else want <= found:
+            print("%d" % (time.time() * 1000), flush=True)
             return True
         if time.monotonic() >= deadline:
             return False
