@@ -214,7 +214,9 @@ remove_netns "$NETNS"
 wait_gone 5 "$PODMAN_PID" || fail "Podman: pasta still runs 5 s after the netns file was removed"
 t1=$(now_ms)
 [ $((t1 - t0)) -le 1000 ] || fail "Podman: pasta took $((t1 - t0)) ms to exit after the netns file was removed"
-for spec in "tcp 0.0.0.0 8080" "tcp 127.0.0.1 8081" $([ $UDP = 1 ] && echo "udp 0.0.0.0 8080"); do
+specs=("tcp 0.0.0.0 8080" "tcp 127.0.0.1 8081")
+[ $UDP = 0 ] || specs+=("udp 0.0.0.0 8080")
+for spec in "${specs[@]}"; do
   # shellcheck disable=SC2086
   got=$(bind_test $spec)
   [ "$got" = ok ] || fail "Podman: after pasta exited, binding $spec: $got"
