@@ -37,6 +37,8 @@ need python3 ip timeout ping
 . "$IT_TOOLS/matrix_lib.sh"
 
 far_peer_setup
+BIG=$M10
+upstream_only "Debian's 2023 pasta loses the end of a 10 MiB answer closed right after it: 2 KiB rows only" || BIG=
 if udp_expected; then UDP=1; else UDP=0; log "no UDP handler in the tree yet: the UDP checks are skipped"; fi
 
 # --- -T ------------------------------------------------------------------------
@@ -44,7 +46,7 @@ host_servers tcp 127.0.0.1 26001,26010,26011,27020,27030,27031 ::1 26001,26010,2
 mx_pasta -T 26001 -T 26010-26011 -T 26020:27020 -T 26030-26031:27030-27031 -t none -u none -U none
 wait_bound ns tcp 5 26001 26010 26011 26020 26030 26031 || fail "-T: listeners did not appear in the namespace"
 for L in 127.0.0.1 ::1; do
-  for sz in $K2 $M10; do
+  for sz in $K2 $BIG; do
     row "-T single ($L)" ns tcp "$L" 26001 $sz "$L" 26001
     row "-T range, first ($L)" ns tcp "$L" 26010 $sz "$L" 26010
     row "-T range, last ($L)" ns tcp "$L" 26011 $sz "$L" 26011
@@ -70,8 +72,8 @@ watch_start outer tcp 3 26101
 ns_servers tcp :: 26101
 watch_end || fail "-t auto: namespace port 26101 not forwarded within 3 s"
 log "-t auto: port 26101 bound on the host $SEEN_DELAY_MS ms after the namespace bound it"
-[ "$SEEN_DELAY_MS" -le 1500 ] || fail "-t auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
-for sz in $K2 $M10; do
+[ "$SEEN_DELAY_MS" -le "$AUTO_LIMIT_MS" ] || fail "-t auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
+for sz in $K2 $BIG; do
   row "-t auto, tap (v4)" far tcp "$HOST4" 26101 $sz "$FAR4" 26101 --bind "$FAR4"
   row "-t auto, tap (v6)" far tcp "$HOST6" 26101 $sz "$FAR6" 26101 --bind "$FAR6"
   row "-t auto, spliced (v4)" outer tcp 127.0.0.1 26101 $sz "$([ "$REFERENCE" = 1 ] && echo '*' || echo "$HOST4")" 26101
@@ -85,8 +87,8 @@ watch_start ns tcp 3 26102
 host_servers tcp 127.0.0.1 26102 ::1 26102
 watch_end || fail "-T auto: host port 26102 not bound in the namespace within 3 s"
 log "-T auto: port 26102 bound in the namespace $SEEN_DELAY_MS ms after the host bound it"
-[ "$SEEN_DELAY_MS" -le 1500 ] || fail "-T auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
-for sz in $K2 $M10; do
+[ "$SEEN_DELAY_MS" -le "$AUTO_LIMIT_MS" ] || fail "-T auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
+for sz in $K2 $BIG; do
   row "-T auto (v4)" ns tcp 127.0.0.1 26102 $sz 127.0.0.1 26102
   row "-T auto (v6)" ns tcp ::1 26102 $sz ::1 26102
 done
@@ -109,6 +111,7 @@ dns_check() {
   local name=$1 fwd=$2 stub=$3 proto got
   for proto in tcp udp; do
     if [ $proto = udp ] && [ $UDP = 0 ]; then log "$name: the UDP query is skipped (no UDP handler)"; continue; fi
+    if [ $proto = tcp ] && ! upstream_only "Debian's 2023 pasta does not forward TCP to --dns-forward"; then continue; fi
     : >"$TMP/dns.$stub.log.mark"
     got=$(in_netns "$NETNS" timeout 20 python3 "$XFER" dns-query "$fwd" matrix.example.org $proto --timeout 5 2>&1) || true
     [ "$got" = "ok 192.0.2.99" ] || fail "$name: $proto query to $fwd:53: $got"
@@ -117,13 +120,15 @@ dns_check() {
     ok "$name: $proto query to $fwd:53 answered by the stub on $stub"
   done
 }
-dns_stub 203.0.113.1
-dns_stub 2001:db8:1::1
-mx_pasta --dns-forward 192.0.2.53 --dns-host 203.0.113.1 --dns-forward 2001:db8:53::53 --dns-host 2001:db8:1::1 \
-  -t none -u none -T none -U none
-dns_check "--dns-forward (v4)" 192.0.2.53 203.0.113.1
-dns_check "--dns-forward (v6)" 2001:db8:53::53 2001:db8:1::1
-mx_stop
+if upstream_only "no --dns-host in Debian's 2023 pasta (Podman's block below uses the default)"; then
+  dns_stub 203.0.113.1
+  dns_stub 2001:db8:1::1
+  mx_pasta --dns-forward 192.0.2.53 --dns-host 203.0.113.1 --dns-forward 2001:db8:53::53 --dns-host 2001:db8:1::1 \
+    -t none -u none -T none -U none
+  dns_check "--dns-forward (v4)" 192.0.2.53 203.0.113.1
+  dns_check "--dns-forward (v6)" 2001:db8:53::53 2001:db8:1::1
+  mx_stop
+fi
 
 # --- ping to the gateway ------------------------------------------------------------------
 sysctl -qw net.ipv4.ping_group_range="0 0"
@@ -132,6 +137,7 @@ in_deadend sysctl -qw net.ipv6.icmp.echo_ignore_all=1 2>/dev/null ||
   log "note: the dead end cannot ignore ICMPv6 pings here; the IPv6 gateway check does not prove the mapping"
 mx_pasta -t none -u none -T none -U none
 for gw in "$GW4" "$GW6"; do
+  upstream_only "Debian's 2023 pasta sends echo requests to the gateway's own address (the dead end, which ignores them)" || break
   out=$(in_netns "$NETNS" timeout 20 ping -n -c 3 -i 0.2 -W 3 "$gw" 2>&1) || true
   echo "$out" | grep -q " 3 received" || fail "ping $gw from the namespace: $out"
   ! echo "$out" | grep -q "DUP!" || fail "ping $gw: duplicated replies: $out"
@@ -182,7 +188,7 @@ ok "Podman's default line: DNS, --map-guest-addr, --no-map-gw; exit after the ne
 podman_pasta -t 8080-8080:80-80 -t 127.0.0.1/8081-8081:81-81 -u 8080-8080:80-80
 ns_servers tcp :: 80,81
 [ $UDP = 0 ] || ns_servers udp :: 80
-for sz in $K2 $M10; do
+for sz in $K2 $BIG; do
   row "Podman -t 8080-8080:80-80, tap" far tcp "$HOST4" 8080 $sz "$FAR4" 80 --bind "$FAR4"
   row "Podman -t 8080-8080:80-80, tap (v6)" far tcp "$HOST6" 8080 $sz "$FAR6" 80 --bind "$FAR6"
   row "Podman -t 8080-8080:80-80, spliced" outer tcp 127.0.0.1 8080 $sz '*' 80
@@ -190,7 +196,9 @@ for sz in $K2 $M10; do
 done
 if [ $UDP = 1 ]; then
   row "Podman -u 8080-8080:80-80, tap" far udp "$HOST4" 8080 $K2 "$FAR4" 80 --bind "$FAR4"
-  row "Podman -u 8080-8080:80-80, loopback" outer udp 127.0.0.1 8080 $K2 '*' 80
+  if upstream_only "Debian's 2023 pasta did not answer -u 8080-8080:80-80 on the loopback path (not investigated)"; then
+    row "Podman -u 8080-8080:80-80, loopback" outer udp 127.0.0.1 8080 $K2 '*' 80
+  fi
 fi
 no_row "Podman -t 127.0.0.1/8081: loopback only" far tcp "$HOST4" 8081 --bind "$FAR4"
 run_rows

@@ -35,17 +35,24 @@ need python3 ip timeout
 . "$IT_TOOLS/matrix_lib.sh"
 
 far_peer_setup
+B6="[$HOST6]"
+upstream_only "Debian's 2023 pasta has no [ADDR]/ form" || B6=$HOST6
+IFS_SPECS=(-t %up0/20050 -t %up0/20070:21070)
+[ $IFB = 1 ] || { IFS_SPECS=(); upstream_only "no %IF/ specs in Debian's 2023 pasta" || true; }
 mx_pasta -t 20001 -t 20010-20012 -t 20020:21020 -t 20030-20032:21030-21032 \
-  -t "$HOST4/20040" -t "$HOST6/20041" -t "$HOST4/20060-20061:21060-21061" -t "[$HOST6]/20062:21062" \
-  -t %up0/20050 -t %up0/20070:21070 -u none -T none -U none
+  -t "$HOST4/20040" -t "$HOST6/20041" -t "$HOST4/20060-20061:21060-21061" -t "$B6/20062:21062" \
+  "${IFS_SPECS[@]}" -u none -T none -U none
 ns_servers tcp :: 20001,20010,20012,21020,21030,21032,20040,20041,21060,21061,21062,20050,21070
 
 # both NAME HOST PEER PORT WANT_PORT: the 2 KiB and 10 MiB rows from the
 # dead end, bound to PEER.
+LARGE=1
+upstream_only "Debian's 2023 pasta loses the end of a 10 MiB answer closed right after it (tap path too): 2 KiB rows only" ||
+  LARGE=0
 both() {
   local name=$1 host=$2 peer=$3 port=$4 want=$5
   row "$name" far tcp "$host" "$port" $K2 "$peer" "$want" --bind "$peer"
-  row "$name" far tcp "$host" "$port" $M10 "$peer" "$want" --bind "$peer"
+  [ $LARGE = 0 ] || row "$name" far tcp "$host" "$port" $M10 "$peer" "$want" --bind "$peer"
 }
 
 for fam in 4 6; do
@@ -56,6 +63,7 @@ for fam in 4 6; do
   both "translated (v$fam)" "$H" "$P" 20020 21020
   both "translated range, first (v$fam)" "$H" "$P" 20030 21030
   both "translated range, last (v$fam)" "$H" "$P" 20032 21032
+  [ $IFB = 1 ] || continue
   both "interface-bound (v$fam)" "$H" "$P" 20050 20050
   both "interface-bound, translated (v$fam)" "$H" "$P" 20070 21070
 done
@@ -69,9 +77,11 @@ no_row "address-bound v4 only" far tcp "$HOST6" 20040 --bind "$FAR6"
 no_row "address-bound v6 only" far tcp "$HOST4" 20041 --bind "$FAR4"
 no_row "address-bound: not on lo's address" outer tcp 203.0.113.1 20040
 no_row "address-bound: not on lo's address" outer tcp 203.0.113.1 20061
-no_row "interface-bound to up0" outer tcp 203.0.113.1 20050
-no_row "interface-bound to up0" outer tcp 2001:db8:1::1 20050
-no_row "interface-bound to up0" outer tcp 127.0.0.1 20070
+if [ $IFB = 1 ]; then
+  no_row "interface-bound to up0" outer tcp 203.0.113.1 20050
+  no_row "interface-bound to up0" outer tcp 2001:db8:1::1 20050
+  no_row "interface-bound to up0" outer tcp 127.0.0.1 20070
+fi
 # A port next to the forwarded ones is not forwarded.
 no_row "outside the range" far tcp "$HOST4" 20013 --bind "$FAR4"
 no_row "outside the range" far tcp "$HOST6" 20033 --bind "$FAR6"

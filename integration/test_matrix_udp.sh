@@ -44,9 +44,13 @@ need python3 ip timeout
 
 K32=32768
 far_peer_setup
+B6="[::1]"
+upstream_only "Debian's 2023 pasta has no [ADDR]/ form" || B6=::1
+IFS_SPECS=(-u %up0/24050 -u %up0/24070:25070 -u %lo/24150)
+[ $IFB = 1 ] || { IFS_SPECS=(); upstream_only "no %IF/ specs in Debian's 2023 pasta" || true; }
 mx_pasta -u 24001 -u 24010-24012 -u 24020:25020 -u 24030-24032:25030-25032 \
   -u "$HOST4/24040" -u "$HOST6/24041" -u "$HOST4/24060-24061:25060-25061" \
-  -u 127.0.0.1/24140 -u "[::1]/24141" -u %up0/24050 -u %up0/24070:25070 -u %lo/24150 \
+  -u 127.0.0.1/24140 -u "$B6/24141" "${IFS_SPECS[@]}" \
   -t none -T none -U none
 if ! wait_bound outer udp 2 24001; then
   udp_expected || skip "this binary parses -u but binds no UDP socket (no UDP handler in the tree yet)"
@@ -74,6 +78,7 @@ for fam in 4 6; do
     both "$path translated range, first (v$fam)" "$w" "$h" "$p" 24030 25030 "$@"
     both "$path translated range, last (v$fam)" "$w" "$h" "$p" 24032 25032 "$@"
   done
+  [ $IFB = 1 ] || continue
   both "tap interface-bound %up0 (v$fam)" far "$H" "$P" 24050 24050 --bind "$P"
   both "tap interface-bound %up0, translated (v$fam)" far "$H" "$P" 24070 25070 --bind "$P"
   both "lo interface-bound %lo (v$fam)" outer "$L" "$S" 24150 24150
@@ -89,9 +94,11 @@ no_row "address-bound v6 only" far udp "$HOST4" 24041 --bind "$FAR4"
 no_row "address-bound: not on lo's address" outer udp 203.0.113.1 24040
 no_row "address-bound 127.0.0.1 only" outer udp ::1 24140
 no_row "address-bound loopback only" far udp "$HOST4" 24140 --bind "$FAR4"
-no_row "interface-bound to up0" outer udp 203.0.113.1 24050
-no_row "interface-bound to up0" outer udp 127.0.0.1 24070
-no_row "interface-bound to lo" far udp "$HOST6" 24150 --bind "$FAR6"
+if [ $IFB = 1 ]; then
+  no_row "interface-bound to up0" outer udp 203.0.113.1 24050
+  no_row "interface-bound to up0" outer udp 127.0.0.1 24070
+  no_row "interface-bound to lo" far udp "$HOST6" 24150 --bind "$FAR6"
+fi
 no_row "outside the range" far udp "$HOST4" 24013 --bind "$FAR4"
 run_rows
 mx_stop
@@ -111,6 +118,10 @@ no_row "-U is loopback only" ns udp "$HOST4" 24201
 run_rows
 mx_stop
 
+if ! upstream_only "Debian's 2023 pasta did not bind a UDP port bound after start-up within 3 s"; then
+  log "PASS ($ROWS transfers)"
+  exit 0
+fi
 # --- auto, both ways -------------------------------------------------------------------
 # A port that carried datagrams stays bound while its flows live (180 s:
 # they borrow the listener's socket, as upstream's keep a dup() of it), so
@@ -129,7 +140,7 @@ watch_start outer udp 3 24301
 ns_servers udp :: 24301
 watch_end || fail "-u auto: namespace port 24301 not bound on the host within 3 s"
 log "-u auto: port 24301 bound on the host $SEEN_DELAY_MS ms after the namespace bound it"
-[ "$SEEN_DELAY_MS" -le 1500 ] || fail "-u auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
+[ "$SEEN_DELAY_MS" -le "$AUTO_LIMIT_MS" ] || fail "-u auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
 row "-u auto (tap)" far udp "$HOST4" 24301 $K2 "$FAR4" 24301 --bind "$FAR4"
 row "-u auto (tap)" far udp "$HOST6" 24301 $K2 "$FAR6" 24301 --bind "$FAR6"
 row "-u auto (loopback)" outer udp 127.0.0.1 24301 $K2 "$SEEN4" 24301
@@ -145,7 +156,7 @@ watch_start ns udp 3 24302
 host_servers udp 127.0.0.1 24302 ::1 24302
 watch_end || fail "-U auto: host port 24302 not bound in the namespace within 3 s"
 log "-U auto: port 24302 bound in the namespace $SEEN_DELAY_MS ms after the host bound it"
-[ "$SEEN_DELAY_MS" -le 1500 ] || fail "-U auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
+[ "$SEEN_DELAY_MS" -le "$AUTO_LIMIT_MS" ] || fail "-U auto took $SEEN_DELAY_MS ms (upstream: scans every second)"
 row "-U auto" ns udp 127.0.0.1 24302 $K2 127.0.0.1 24302
 row "-U auto" ns udp ::1 24302 $K2 ::1 24302
 host_servers udp 127.0.0.1 24304 ::1 24304

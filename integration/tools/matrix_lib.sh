@@ -20,6 +20,13 @@ HOST4=198.51.100.1
 HOST6=2001:db8::1
 GW4=198.51.100.254
 GW6=2001:db8::ff
+# How late `auto` may follow (upstream rescans every second; a loaded
+# machine adds a few hundred ms).  Debian's 2023 build was seen at 1.5 s.
+AUTO_LIMIT_MS=1500
+[ "$REFERENCE" = 0 ] || AUTO_LIMIT_MS=2500
+# Interface-bound specs (%IF/) are not in Debian's 2023 build.
+IFB=1
+[ "$REFERENCE" = 0 ] || IFB=0
 K2=2048
 M10=$((10 * 1024 * 1024))
 
