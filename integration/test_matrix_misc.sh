@@ -150,7 +150,6 @@ mx_stop
 ip addr add 198.51.100.53/32 dev lo
 dns_stub 198.51.100.53
 host_servers tcp "$HOST4" 26201
-PODMAN_TAIL=(--no-map-gw --quiet)
 # podman_pasta ARGS...: Podman's line with ARGS (published ports) in front
 # of its defaults, on a fresh namespace; run in the foreground, the
 # launcher must exit 0 with no output.  Sets NETNS, PODMAN_OUT.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared part of integration/test_matrix_*.sh (sourced after lib/common.sh,
 # enter_outer_ns and lib/passt.sh).  Transfers go through tools/xfer.py:
 # the client's single line says whether the data arrived intact both ways,
