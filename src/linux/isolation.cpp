@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -117,7 +119,11 @@ void empty_root(const IsolationRequest& req, IsolationReport& rep) {
       return;
     }
   }
-  if (::chdir(mp) < 0) {
+  // A lookup of "/" itself does not cross what is mounted on it; ".." from
+  // the root does.
+  struct statfs sf {};
+  if (::chdir(mp[1] == '\0' ? "/.." : mp) < 0 || ::statfs(".", &sf) < 0 ||
+      sf.f_type != TMPFS_MAGIC) {
     warn(rep, "Couldn't enter the empty tmpfs (%s): the host's filesystem stays visible",
          std::strerror(errno));
     return;

@@ -119,7 +119,7 @@ constexpr SyscallRule kRules[] = {
      "raise(): SignalHandler re-raising SIGCHLD; abort()"},
     {"rt_sigreturn", kBoth, kAny, 0, {}, "", "returning from a signal handler"},
     {"restart_syscall", kBoth, kAny, 0, {}, "", "poll() restarted after SIGSTOP/SIGCONT"},
-    {"exit_group", kBoth, kAny, 0, {}, "", "_exit()"},
+    {"exit_group", kBoth, kAny, 0, {}, "", "_exit(): the app's leave(), abort()"},
     // --- sanitizer builds only -----------------------------------------------------------
     {"mmap", kSan, kAny, 0, {}, "", "sanitizer runtimes: allocator, shadow, reports"},
     {"munmap", kSan, kAny, 0, {}, "", "sanitizer runtimes"},
