@@ -305,7 +305,9 @@ TEST(NoAlloc, GuardAbortsAnyAllocationAfterLockDown) {
          escape(str.data());
        }},
   };
-  for (const auto& [what, fn] : kAllocs) {
+  for (const auto& alloc : kAllocs) {
+    const char* what = alloc.first;
+    const Fn fn = alloc.second;
     auto out = in_child([&](const Say& say) {
       void* keep = std::malloc(32);  // allocated before: freeing it later is fine
       if (Status s = lock_down(SandboxMode::passt); !s) {
