@@ -102,6 +102,27 @@ no_alloc_abort "passt -f" "$TMP/f.log"
 [ "$(stat -c %s "$TMP/f.pcap")" -gt 1000 ] || fail "passt -f: capture empty"
 ok "passt -f: services, capture written, SIGTERM exit status 0"
 
+# --- passt, the log file's size cap at work under the filter ----------------------------
+# 1500 connections of a client, two log lines each: the 40 KiB file is cut
+# several times (fstat, fcntl, pread, pwrite, ftruncate on this tmpfs).
+SOCK=$TMP/l.sock
+"$PASST_BIN" -f -s "$SOCK" -l "$TMP/l.log" --log-size 40960 </dev/null >/dev/null 2>&1 &
+PID=$!
+wait_until 5 test -S "$SOCK" || fail "passt -l: no socket"
+python3 -c '
+import socket, sys
+for _ in range(1500):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.close()
+' "$SOCK" || fail "passt -l: connections failed"
+kill -0 "$PID" 2>/dev/null || fail "passt -l: died while logging (seccomp or allocation guard?)"
+kill -TERM "$PID"; wait_exit 5 "$PID"
+[ "$WAIT_RC" = 0 ] || fail "passt -l: SIGTERM gave exit status $WAIT_RC"
+[ "$(stat -c %s "$TMP/l.log")" -le 40960 ] || fail "passt -l: log file above its cap"
+head -n 1 "$TMP/l.log" | grep -q "^passt .* - log truncated at " || fail "passt -l: the log was never cut: $(head -n 1 "$TMP/l.log")"
+ok "passt -l --log-size 40960: the log file is cut under the filter"
+
 # --- pasta, spawn mode: DHCP through the tap, the command's exit status ----------------
 cat >"$TMP/cmd.sh" <<EOF
 #!/bin/sh
@@ -126,6 +147,33 @@ wait_exit 10 "$PID"
 [ "$WAIT_RC" = 7 ] || fail "pasta spawn: exit status $WAIT_RC, expected the command's 7"
 no_alloc_abort "pasta spawn" "$TMP/spawn.log"
 ok "pasta (spawn): DHCP lease through the tap, lives in the command's user namespace, exit status 7 passed on"
+
+# --- pasta, TCP both ways through the tap under the filter -------------------------------
+# tools/tcp_sink.py ADDR PORT OUT READY: one connection's bytes into OUT.
+SINK_PY=(python3 "$IT_DIR/tools/tcp_sink.py")
+head -c 3000000 /dev/urandom >"$TMP/blob"
+cat >"$TMP/tcp.sh" <<EOF
+#!/bin/sh
+${SINK_PY[*]} 0.0.0.0 7002 "$TMP/in.data" "$TMP/in.ready" &
+timeout 20 socat -u OPEN:"$TMP/blob" TCP:203.0.113.1:7001 || echo "socat \$?" >"$TMP/out.err"
+wait
+EOF
+chmod +x "$TMP/tcp.sh"
+"${SINK_PY[@]}" 203.0.113.1 7001 "$TMP/out.data" "$TMP/out.ready" &
+SINK=$!
+wait_until 5 test -e "$TMP/out.ready" || fail "TCP sink did not start"
+"$PASTA_BIN" --config-net -t 7002 -- "$TMP/tcp.sh" </dev/null >"$TMP/tcp.log" 2>&1 &
+PID=$!
+wait_until 10 test -e "$TMP/in.ready" || fail "pasta TCP: the namespace's sink did not start"
+timeout 20 socat -u OPEN:"$TMP/blob" TCP:198.51.100.1:7002 || fail "pasta TCP: inbound transfer failed"
+wait "$SINK" || fail "pasta TCP: outbound sink failed"
+wait_exit 20 "$PID"
+[ "$WAIT_RC" = 0 ] || fail "pasta TCP: exit status $WAIT_RC (134: allocation guard, 159: seccomp)"
+[ ! -e "$TMP/out.err" ] || fail "pasta TCP: outbound $(cat "$TMP/out.err")"
+cmp -s "$TMP/blob" "$TMP/out.data" || fail "pasta TCP: outbound data differs ($(stat -c %s "$TMP/out.data") bytes)"
+cmp -s "$TMP/blob" "$TMP/in.data" || fail "pasta TCP: inbound data differs ($(stat -c %s "$TMP/in.data") bytes)"
+no_alloc_abort "pasta TCP" "$TMP/tcp.log"
+ok "pasta TCP: 3 MB out of and into the namespace under the sandbox, exit 0"
 
 # --- pasta --netns FILE (Podman): daemon, quit watch by inotify -------------------------
 new_netns podman
