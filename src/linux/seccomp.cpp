@@ -166,6 +166,16 @@ bool rule_applies(const SyscallRule& r, SandboxMode mode, bool sanitizer) noexce
   return for_mode(r.modes, mode);
 }
 
+namespace {
+// A table cell: '|' escaped.
+void cell(std::string& s, const char* text) {
+  for (const char* c = text; *c != '\0'; c++) {
+    if (*c == '|') s += '\\';
+    s += *c;
+  }
+}
+}  // namespace
+
 std::string seccomp_table_markdown() {
   std::string s = "| syscall | passt | pasta | narrowed to | needed by |\n|---|---|---|---|---|\n";
   for (const SyscallRule& r : kRules) {
@@ -177,9 +187,9 @@ std::string seccomp_table_markdown() {
     s += " | ";
     s += san ? "san" : (r.modes & kPasta) != 0 ? "x" : "";
     s += " | ";
-    s += r.narrowed;
+    cell(s, r.narrowed);
     s += " | ";
-    s += r.why;
+    cell(s, r.why);
     s += " |\n";
   }
   return s;
