@@ -2,11 +2,12 @@
 # The sandbox of the running binaries (docs/security.md), checked from the
 # outside through /proc while they do real work:
 #
-#  * seccomp filter active (Seccomp: 2), no_new_privs, capabilities:
-#    passt none at all; pasta CAP_SYS_ADMIN + CAP_NET_BIND_SERVICE (effective
-#    = permitted = 0x200400: setns() into its namespace, low ports there), in
-#    the user namespace it lives in; inheritable, ambient and bounding sets
-#    empty;
+#  * seccomp filter active (Seccomp: 2), no_new_privs, capabilities: none
+#    at all (CapEff = CapPrm = 0) for passt and pasta; pasta's second thread,
+#    the one that stays in its namespace (NetnsThread), has the same filter
+#    and only CAP_NET_BIND_SERVICE (0x400: low ports inside the namespace),
+#    and its network namespace is the target's; inheritable, ambient and
+#    bounding sets empty;
 #  * own mount, IPC and UTS namespaces; a daemon is PID 1 of its own PID
 #    namespace; passt has a user namespace of its own, pasta lives in its
 #    namespace's (spawn mode: the command's);
@@ -36,7 +37,8 @@ else
   EXPECT=(--our-mac "$UPSTREAM_MAC" --our-ll "$(host_ll up0)" --ra-lifetime 65535
           --prefix-lifetime 4294967295)
 fi
-CAPS_PASTA=0000000000200400   # CAP_SYS_ADMIN (21) | CAP_NET_BIND_SERVICE (10)
+CAPS_NONE=0000000000000000
+CAPS_NSTHREAD=0000000000000400   # CAP_NET_BIND_SERVICE (10), pasta's NetnsThread only
 
 field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }   # field PID NAME
 ns_of() { readlink "/proc/$1/ns/$2"; }                             # ns_of PID TYPE
@@ -61,6 +63,28 @@ sandboxed() {
   [ "$(stat -f -c %T "/proc/$pid/root/")" = tmpfs ] || fail "$name: root is not a tmpfs"
   ! touch "/proc/$pid/root/x" 2>/dev/null || fail "$name: root directory is writable"
   ok "$name: Seccomp 2, NoNewPrivs 1, CapEff=CapPrm=$caps, other sets empty, own mnt/ipc/uts namespaces, empty read-only root"
+}
+# nsthread NAME PID NETNS_OF_PID: pasta's namespace thread, the process's
+# only other thread: filtered, no_new_privs, CAP_NET_BIND_SERVICE alone, in
+# the network namespace of NETNS_OF_PID (the target), not in ours.
+nsthread() {
+  local name=$1 pid=$2 target=$3 tid st f
+  tid=$(ls "/proc/$pid/task" | grep -vx "$pid" || true)
+  [ "$(echo "$tid" | wc -w)" = 1 ] || fail "$name: expected one namespace thread, tasks: $(ls "/proc/$pid/task" | tr '\n' ' ')"
+  st=/proc/$pid/task/$tid/status
+  [ "$(sed -n 's/^Seccomp:[[:space:]]*//p' "$st")" = 2 ] || fail "$name: namespace thread not filtered"
+  [ "$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' "$st")" = 1 ] || fail "$name: namespace thread: NoNewPrivs not 1"
+  for f in CapEff CapPrm; do
+    [ "$(sed -n "s/^$f:[[:space:]]*//p" "$st")" = "$CAPS_NSTHREAD" ] ||
+      fail "$name: namespace thread $f is $(sed -n "s/^$f:[[:space:]]*//p" "$st"), expected $CAPS_NSTHREAD"
+  done
+  for f in CapInh CapBnd CapAmb; do
+    [ "$(sed -n "s/^$f:[[:space:]]*//p" "$st")" = "$CAPS_NONE" ] || fail "$name: namespace thread $f not empty"
+  done
+  [ "$(readlink "/proc/$pid/task/$tid/ns/net")" = "$(ns_of "$target" net)" ] ||
+    fail "$name: namespace thread not in the target's network namespace"
+  [ "$(ns_of "$pid" net)" != "$(ns_of "$target" net)" ] || fail "$name: main thread in the target's netns?"
+  ok "$name: namespace thread $tid: Seccomp 2, CapEff=CapPrm=$CAPS_NSTHREAD, in the target's netns"
 }
 # pid1 NAME PID: PID is PID 1 of its own PID namespace.
 pid1() {
@@ -138,9 +162,10 @@ chmod +x "$TMP/cmd.sh"
 PID=$!
 wait_until 10 test -e "$TMP/cmd.rc" || fail "pasta spawn: the command did not run DHCP"
 [ "$(cat "$TMP/cmd.rc")" = 0 ] || fail "pasta spawn: udhcpc got no lease: $(cat "$TMP/cmd.dhcp")"
-sandboxed "pasta (spawn)" "$PID" "$CAPS_PASTA"
+sandboxed "pasta (spawn)" "$PID" "$CAPS_NONE"
 CMD=$(cat "/proc/$PID/task/$PID/children" | awk '{print $1}')
 [ -n "$CMD" ] || fail "pasta spawn: command not found"
+nsthread "pasta (spawn)" "$PID" "$CMD"
 [ "$(ns_of "$PID" user)" = "$(ns_of "$CMD" user)" ] || fail "pasta spawn: not in the command's user namespace"
 touch "$TMP/cmd.go"
 wait_exit 10 "$PID"
@@ -180,7 +205,8 @@ new_netns podman
 "$PASTA_BIN" --config-net --netns "$NETNS" -P "$TMP/p.pid" -l "$TMP/p.log" </dev/null \
   >"$TMP/p.out" 2>&1 || fail "pasta --netns: launcher exit status $?"
 PID=$(cat "$TMP/p.pid")
-sandboxed "pasta --netns" "$PID" "$CAPS_PASTA"
+sandboxed "pasta --netns" "$PID" "$CAPS_NONE"
+nsthread "pasta --netns" "$PID" "$NETNS_SLEEPER"
 pid1 "pasta --netns" "$PID"
 remove_netns "$NETNS"
 wait_gone 2 "$PID" || fail "pasta --netns: still running 2 s after the netns file was removed"
@@ -194,7 +220,8 @@ wait_until 5 ns_differs "$SLEEPER" || fail "sleeper namespace did not appear"
 "$PASTA_BIN" --netns "/proc/$SLEEPER/ns/net" -f </dev/null >"$TMP/proc.log" 2>&1 &
 PID=$!
 wait_until 5 filtered "$PID" || fail "pasta --netns /proc: no filter after 5 s"
-sandboxed "pasta --netns /proc/PID/ns/net" "$PID" "$CAPS_PASTA"
+sandboxed "pasta --netns /proc/PID/ns/net" "$PID" "$CAPS_NONE"
+nsthread "pasta --netns /proc/PID/ns/net" "$PID" "$SLEEPER"
 kill -KILL "$SLEEPER"; wait "$SLEEPER" 2>/dev/null || true
 wait_exit 2 "$PID"
 [ "$WAIT_RC" = 0 ] || fail "pasta --netns /proc/PID/ns/net: exit status $WAIT_RC after the process died, expected 0 within 2 s"
@@ -207,7 +234,8 @@ wait_until 5 ns_differs "$SLEEPER" || fail "sleeper namespace did not appear"
 "$PASTA_BIN" --config-net -f "$SLEEPER" </dev/null >"$TMP/pid.log" 2>&1 &
 PID=$!
 wait_until 5 filtered "$PID" || fail "pasta PID: no filter after 5 s"
-sandboxed "pasta PID" "$PID" "$CAPS_PASTA"
+sandboxed "pasta PID" "$PID" "$CAPS_NONE"
+nsthread "pasta PID" "$PID" "$SLEEPER"
 [ "$(ns_of "$PID" user)" = "$(ns_of "$SLEEPER" user)" ] || fail "pasta PID: not in the process's user namespace"
 kill -KILL "$SLEEPER"; wait "$SLEEPER" 2>/dev/null || true
 wait_exit 2 "$PID"

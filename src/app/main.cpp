@@ -428,8 +428,8 @@ int run(Runtime& rt, int, char**) {
     if (ir.identity.to_nobody) LOG_WARN("Started as root, dropping to nobody (use --runas to choose)");
     // pasta lives in its namespace's user namespace (spawn: the command's).
     ir.userns_fd = child ? child->userns_fd() : joined ? joined->userns_fd : -1;
-    // Not for pasta in the foreground: its first NetnsRunner child would
-    // become that PID namespace's init.
+    // Not for pasta in the foreground: its namespace thread (lock_down())
+    // cannot be created into a PID namespace it is not in.
     ir.new_pid_ns = !pasta || !foreground;
     if (auto r = os::isolate(ir); !r) return 1;
   }
@@ -452,14 +452,14 @@ int run(Runtime& rt, int, char**) {
     auto d = os::daemonize(fin.pid.is_open() ? &fin.pid : nullptr, fin.devnull);
     if (!d) return fail("Couldn't daemonise: %s", err_name(d.err()));
     if (auto s = sig.renew(); !s) return fail("Couldn't set up signal handling");
-    if (auto s = os::lock_down(smode); !s)
-      return fail("Couldn't install the seccomp filter: %s", err_name(s.err()));
+    if (auto s = os::lock_down(smode, netns_fd); !s)
+      return 1;  // lock_down() logged why
     if (auto s = d->ready(); !s) leave(1);
     rt.log->daemonized(d->pid());
   } else {
     if (fin.pid.is_open()) (void)fin.pid.write(static_cast<long>(getpid()));
-    if (auto s = os::lock_down(smode); !s)
-      return fail("Couldn't install the seccomp filter: %s", err_name(s.err()));
+    if (auto s = os::lock_down(smode, netns_fd); !s)
+      return 1;  // lock_down() logged why
   }
 
   if (child) {

@@ -159,13 +159,17 @@ void empty_root(const IsolationRequest& req, IsolationReport& rep) {
 
 CapMask kept_caps(SandboxMode mode) noexcept {
   if (mode == SandboxMode::passt) return 0;
-  // setns(CLONE_NEWNET) in the NetnsRunner child (guest-side sockets: splice,
-  // -T/-U, `auto`) needs CAP_SYS_ADMIN in our user namespace and in the one
-  // owning the netns (the same one once we entered it).  Binding ports below
-  // net.ipv4.ip_unprivileged_port_start inside the namespace at run time
-  // (port-preserving UDP/spliced flows, `auto` forwarding) needs
-  // CAP_NET_BIND_SERVICE there.  Upstream keeps the same two.
+  // Until lock_down(): CAP_SYS_ADMIN for the NetnsThread's setns() into the
+  // namespace (in our user namespace and in the one owning the netns: the
+  // same one once we entered it), CAP_NET_BIND_SERVICE for the thread to
+  // bind ports below net.ipv4.ip_unprivileged_port_start inside the
+  // namespace at run time.  lock_down() leaves the main thread none.
   return cap_bit(CAP_SYS_ADMIN) | cap_bit(CAP_NET_BIND_SERVICE);
+}
+
+Status set_thread_caps(CapMask effective, CapMask permitted) noexcept {
+  if (!capset3(effective, permitted, 0)) return last_err();
+  return {};
 }
 
 int cap_last() noexcept {

@@ -17,16 +17,16 @@
 //      2. user namespace: passt unshares a new one (mapping its uid and gid
 //         to 0) so that it holds capabilities only there, which is enough
 //         for the next steps and useless outside; pasta enters the target
-//         namespace's user namespace (spawn mode: the command's), where it
-//         needs CAP_SYS_ADMIN at run time: the NetnsRunner's setns() into
-//         the namespace checks it both in the caller's and in the netns's
-//         owning user namespace;
+//         namespace's user namespace (spawn mode: the command's), where
+//         its NetnsThread's setns() into the namespace needs CAP_SYS_ADMIN
+//         (checked both in the caller's and in the netns's owning user
+//         namespace);
 //      3. refuses to continue as root (uid 0) in the initial user namespace;
 //      4. unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), plus
 //         CLONE_NEWPID when daemonising (the daemon becomes PID 1 of a new
 //         PID namespace, so it can see and signal no other process; pasta
-//         in the foreground does not: the first NetnsRunner child would
-//         become that namespace's init and take it down when it exits);
+//         in the foreground does not: its NetnsThread could not be created,
+//         a thread cannot be put into a PID namespace its process is not in);
 //      5. an empty root: every mount made private and unbindable, an empty
 //         read-only tmpfs (nodev, noexec, nosuid, 2 inodes) mounted on /tmp,
 //         pivot_root() into it, the old root detached.  Where pivot_root is
@@ -37,9 +37,12 @@
 //         filesystem is out of reach either way once running;
 //      6. capabilities: the bounding set and the ambient set are cleared,
 //         inheritable emptied, effective = permitted = kept_caps(mode)
-//         (passt: none; pasta: CAP_SYS_ADMIN for setns() into the
-//         namespace, CAP_NET_BIND_SERVICE for binding low ports inside it at
-//         run time), in the user namespace the process is in by then.
+//         (passt: none; pasta: CAP_SYS_ADMIN and CAP_NET_BIND_SERVICE, in
+//         the user namespace the process is in by then, for lock_down()).
+//         lock_down() (seccomp.hpp) then starts pasta's NetnsThread
+//         (sandbox_netns.hpp: CAP_SYS_ADMIN for its one setns(), then
+//         CAP_NET_BIND_SERVICE alone for low ports inside the namespace)
+//         and drops the main thread's last ones: CapEff 0 in both modes.
 //    Failures of steps 2, 4 and 5 are warnings (the process still runs,
 //    less isolated, and says so); failures of 1, 3 and 6 are errors.
 //  * After daemonising (in the daemon, or in the foreground process),
@@ -81,6 +84,9 @@ struct CapState {
 Result<CapState> read_caps() noexcept;
 // The highest capability number the kernel knows.
 int cap_last() noexcept;
+// Sets the calling thread's effective and permitted sets (inheritable
+// emptied).  Capabilities are per thread: this never touches other threads.
+Status set_thread_caps(CapMask effective, CapMask permitted) noexcept;
 
 // --- Identity --------------------------------------------------------------------
 struct IdentityFacts {

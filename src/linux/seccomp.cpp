@@ -1,5 +1,6 @@
 #include "linux/seccomp.hpp"
 
+#include <linux/capability.h>
 #include <linux/sockios.h>
 #include <malloc.h>
 #include <sched.h>
@@ -15,15 +16,12 @@
 
 #include "linux/alloc_guard.hpp"
 #include "linux/os_error.hpp"
+#include "linux/sandbox_netns.hpp"
 #include "util/log.hpp"
 
 namespace passt::os {
 
 namespace {
-
-// NetnsRunner::run()'s clone(): shares memory and the fd table, parent
-// suspended until the child exits, exit signal 0.  Nothing else may clone.
-constexpr u64 kRunnerCloneFlags = CLONE_VM | CLONE_VFORK | CLONE_FILES;
 
 constexpr ArgRule kAny = ArgRule::any;
 constexpr ArgRule kEq = ArgRule::equals;
@@ -38,10 +36,10 @@ constexpr SyscallRule kRules[] = {
     // --- file descriptors -----------------------------------------------------------
     {"read", kBoth, kAny, 0, {}, "",
      "TapFd: frames from the tap (pasta); EventLoop: timerfd expirations; SignalHandler: "
-     "signalfd; NetnsWatch: inotify events, its timerfd"},
+     "signalfd; NetnsWatch: inotify events, its timerfd; NetnsThread: requests, answers"},
     {"write", kBoth, kAny, 0, {}, "",
      "TapFd: frames to the tap (pasta); DaemonChild::ready(): the readiness byte; "
-     "alloc_guard: its message"},
+     "alloc_guard: its message; NetnsThread: requests, answers"},
     {"writev", kBoth, kAny, 0, {}, "", "log sinks (stderr, log file); PcapWriter records"},
     {"close", kBoth, kAny, 0, {}, "", "every adapter: closed sockets, pipes, a syslog socket"},
     {"fcntl", kBoth, kAny, 0, {}, "",
@@ -101,17 +99,13 @@ constexpr SyscallRule kRules[] = {
     {"recvmmsg", kBoth, kAny, 0, {}, "", "LinuxHostNet::recv_batch (UDP, ICMP)"},
     {"ioctl", kBoth, kEq, 1, {SIOCOUTQ}, "request: SIOCOUTQ",
      "LinuxHostNet::send_queue (TCP unacknowledged bytes)"},
-    // --- pasta: splice and the guest namespace ----------------------------------------
+    // --- pasta: splice (the guest namespace is reached through NetnsThread) ----------
     {"pipe2", kPasta, kAny, 0, {}, "", "LinuxHostNet::pipe (splice between sockets)"},
     {"splice", kPasta, kAny, 0, {}, "", "LinuxHostNet::splice (loopback connections)"},
-    {"clone", kPasta, kEq, 0, {kRunnerCloneFlags}, "flags: CLONE_VM|CLONE_VFORK|CLONE_FILES",
-     "NetnsRunner::run (sockets in the namespace)"},
-    {"setns", kPasta, kEq, 1, {CLONE_NEWNET}, "nstype: CLONE_NEWNET",
-     "NetnsRunner's child entering the namespace"},
-    {"exit", kPasta, kAny, 0, {}, "", "NetnsRunner's child ending"},
     // --- processes and signals ----------------------------------------------------------
     {"wait4", kBoth, kAny, 0, {}, "",
-     "SignalHandler: reaping on SIGCHLD (waitpid); NetnsRunner: its child (pasta)"},
+     "SignalHandler: reaping on SIGCHLD (waitpid): pasta's command, or any child an "
+     "external SIGCHLD makes us look for"},
     {"rt_sigprocmask", kBoth, kAny, 0, {}, "", "raise() and abort()"},
     {"getpid", kBoth, kAny, 0, {}, "", "raise() and abort()"},
     {"gettid", kBoth, kAny, 0, {}, "", "raise() and abort()"},
@@ -221,6 +215,11 @@ Status install_seccomp(const SeccompOptions& opt) noexcept {
   (void)seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
   // A binary tree over syscall numbers rather than a linear scan.
   (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  // Every thread gets the filter (and no_new_privs): pasta's NetnsThread.
+  if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1); rc < 0) {
+    LOG_ERR("seccomp: no thread synchronisation: %s", err_name(err_from_errno(-rc)));
+    return err_from_errno(-rc);
+  }
   const u64 self = static_cast<u64>(::getpid());
   for (const SyscallRule& r : kRules) {
     if (!rule_applies(r, opt.mode, opt.sanitizer)) continue;
@@ -257,14 +256,33 @@ Status install_seccomp(const SeccompOptions& opt) noexcept {
   return {};
 }
 
-Status lock_down(SandboxMode mode) noexcept {
+Status lock_down(SandboxMode mode, int netns_fd) noexcept {
+  if (mode == SandboxMode::pasta && netns_fd >= 0) {
+    // The namespace thread keeps CAP_NET_BIND_SERVICE (if we have it); the
+    // main thread keeps nothing (sandbox_netns.hpp).
+    auto caps = read_caps();
+    if (!caps) return caps.err();
+    NetnsThread& t = netns_thread();
+    if (Status s = t.start(netns_fd, caps->permitted & cap_bit(CAP_NET_BIND_SERVICE)); !s) {
+      LOG_ERR("Couldn't start the namespace thread: %s", err_name(s.err()));
+      return s;
+    }
+    set_netns_executor(&t);
+  }
+  if (Status s = set_thread_caps(0, 0); !s) {
+    LOG_ERR("Couldn't drop the last capabilities: %s", err_name(s.err()));
+    return s;
+  }
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return last_err();
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return last_err();
   // free() must never give memory back with brk (forbidden from now on).
   (void)::mallopt(M_TRIM_THRESHOLD, INT_MAX);
   SeccompOptions o;
   o.mode = mode;
-  if (Status s = install_seccomp(o); !s) return s;
+  if (Status s = install_seccomp(o); !s) {
+    LOG_ERR("Couldn't install the seccomp filter: %s", err_name(s.err()));
+    return s;
+  }
   alloc_guard_seal();
   return {};
 }

@@ -9,15 +9,19 @@
 //    need a filter change.  Start-up syscalls (open, mount, netlink set-up,
 //    clone of the spawned command...) are not in it: the filter is installed
 //    after daemonising, when they are done.
-//  * Default action: kill the process (SECCOMP_RET_KILL_PROCESS; the thread
-//    on kernels < 4.14, the same thing for us: one thread).  A foreign
+//  * Default action: kill the process (SECCOMP_RET_KILL_PROCESS).  Kernels
+//    before 4.14 only have the thread-killing action: there pasta's
+//    NetnsThread would die alone and the next namespace call would wait
+//    forever (unsupported; 4.14 is from 2017).  A foreign
 //    architecture (x32 on x86_64, i386 through int 0x80) is killed too.
 //  * Some entries are narrowed by argument: socket() to AF_UNIX (syslog
-//    reconnect), AF_INET and AF_INET6; ioctl() to SIOCOUTQ and SIOCINQ;
-//    clone() to NetnsRunner's exact flags and setns() to CLONE_NEWNET
-//    (pasta), tgkill() to our own process (raise(), abort()).  Everything
-//    else a kept capability could do (mount, unshare, another setns...) is
-//    not in the list at all.
+//    reconnect), AF_INET and AF_INET6; ioctl() to SIOCOUTQ; tgkill() to our
+//    own process (raise(), abort()).  No clone(), setns(), unshare(),
+//    mount() or capset(): pasta reaches its namespace through a thread that
+//    joined it before the filter (sandbox_netns.hpp), and no capability is
+//    left in the main thread.
+//  * Loaded with TSYNC: every thread of the process (pasta's NetnsThread)
+//    gets the same filter and no_new_privs.
 //  * Memory: no brk, mmap, mremap, munmap or mprotect.  Any allocation that
 //    reaches the kernel kills the process.  That alone does not catch a
 //    small malloc() served from memory the heap already has, so lock_down()
@@ -26,7 +30,8 @@
 //  * Sanitizer builds (ASan, UBSan, libFuzzer instrumentation) add what the
 //    runtimes need to run and to report (mmap family, signals, futex...):
 //    kSanitizerBuild, kRules entries marked sanitizer-only.
-//  * lock_down() order: PR_SET_DUMPABLE 0 (no ptrace by our own user, no
+//  * lock_down() order: pasta's NetnsThread, the main thread's last
+//    capabilities dropped, PR_SET_DUMPABLE 0 (no ptrace by our own user, no
 //    core, /proc/PID/* owned by root), PR_SET_NO_NEW_PRIVS, mallopt() so that
 //    free() never trims the heap (brk), the filter, the allocation guard.
 //    The libseccomp context is never released: freeing it could trim the
@@ -103,8 +108,11 @@ struct SeccompOptions {
 // only: allocates.
 Status install_seccomp(const SeccompOptions& opt) noexcept;
 
-// Isolation after daemonising: PR_SET_DUMPABLE 0, PR_SET_NO_NEW_PRIVS, the
-// filter, then alloc_guard_seal().  Call in the process that runs the loop.
-Status lock_down(SandboxMode mode) noexcept;
+// Isolation after daemonising, in the process that runs the loop: pasta
+// (with its namespace's `netns_fd`) starts its NetnsThread
+// (sandbox_netns.hpp) and routes NetnsRunner calls there; the calling
+// thread drops every capability; PR_SET_DUMPABLE 0, PR_SET_NO_NEW_PRIVS,
+// the filter (all threads), then alloc_guard_seal().  Logs what failed.
+Status lock_down(SandboxMode mode, int netns_fd = -1) noexcept;
 
 }  // namespace passt::os

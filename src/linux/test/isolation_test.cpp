@@ -302,9 +302,10 @@ TEST(Isolate, RefusesRootInInitialNamespace) {
 
 // pasta, spawn mode, started by root: becomes nobody (keeping its
 // capabilities), enters the command's user namespace, keeps CAP_SYS_ADMIN
-// and CAP_NET_BIND_SERVICE there, and can still make sockets inside the
-// namespace with NetnsRunner, also under its seccomp filter, which forbids
-// any other setns().
+// and CAP_NET_BIND_SERVICE there until lock_down(), and can still make
+// sockets inside the namespace with NetnsRunner: cloned children first,
+// then the NetnsThread once the main thread has no capability left and
+// the filter, which forbids setns(), is on.
 TEST(Isolate, PastaKeepsWhatNetnsRunnerNeeds) {
   if (!real_root()) GTEST_SKIP() << "needs root in the initial user namespace";
   SpawnOptions o;
@@ -365,13 +366,17 @@ TEST(Isolate, PastaKeepsWhatNetnsRunnerNeeds) {
     }
     for (int pass = 0; pass < 2; pass++) {
       if (pass == 1) {
-        SeccompOptions so;
-        so.mode = SandboxMode::pasta;
-        if (!install_seccomp(so)) return 4;
+        // The main thread gives up the rest; the NetnsThread carries on.
+        if (!lock_down(SandboxMode::pasta, netns)) return 4;
+        auto m = read_caps();
+        if (!m || m->effective != 0 || m->permitted != 0) {
+          say("main thread keeps capabilities after lock_down()");
+          return 1;
+        }
       }
       MakeSock after;
       if (Status s = runner.run(after); !s || after.fd < 0) {
-        say("NetnsRunner after isolation%s: %s", pass ? " and seccomp" : "", err_name(s.err()));
+        say("NetnsRunner after isolation%s: %s", pass ? " and lock_down()" : "", err_name(s.err()));
         return 1;
       }
       const auto ck = cookie(after.fd);

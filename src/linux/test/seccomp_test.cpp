@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sockios.h>
 #include <malloc.h>
 #include <sched.h>
@@ -24,6 +25,7 @@
 
 #include "linux/alloc_guard.hpp"
 #include "linux/netns.hpp"
+#include "linux/sandbox_netns.hpp"
 #include "linux/test/sandbox_child.hpp"
 
 namespace passt::os {
@@ -62,20 +64,20 @@ TEST(SeccompTable, NoMemoryOrProcessControlOutsideSanitizerBuilds) {
                           "openat", "openat2", "execve", "execveat", "fork", "vfork", "clone3",
                           "kill", "ptrace", "mount", "umount2", "unshare", "pivot_root", "chroot",
                           "prctl", "capset", "setuid", "setresuid", "bpf", "memfd_create",
-                          "process_vm_writev", "futex", "rt_sigaction"}) {
+                          "process_vm_writev", "futex", "rt_sigaction", "clone", "setns",
+                          "exit"}) {
       EXPECT_EQ(s.count(n), 0u) << n << " must not be allowed";
     }
   }
   auto passt = names(SandboxMode::passt, false);
-  for (const char* n : {"clone", "setns", "splice", "pipe2", "exit"})
-    EXPECT_EQ(passt.count(n), 0u) << n << " is pasta's only";
+  for (const char* n : {"splice", "pipe2"}) EXPECT_EQ(passt.count(n), 0u) << n << " is pasta's only";
 }
 
 TEST(SeccompTable, PastaExtendsPasstAndSanitizerBuildsAddTheirOwn) {
   auto passt = names(SandboxMode::passt, false);
   auto pasta = names(SandboxMode::pasta, false);
   for (const std::string& n : passt) EXPECT_EQ(pasta.count(n), 1u) << n;
-  EXPECT_EQ(pasta.size(), passt.size() + 5);  // pipe2 splice clone setns exit
+  EXPECT_EQ(pasta.size(), passt.size() + 2);  // pipe2 splice
   auto san = names(SandboxMode::passt, true);
   EXPECT_EQ(san.count("mmap"), 1u);
   EXPECT_GT(san.size(), passt.size());
@@ -198,9 +200,16 @@ const Forbidden kForbidden[] = {
     {"tgkill of another process", SandboxMode::pasta,
      [] { return static_cast<int>(::syscall(SYS_tgkill, ::getppid(), ::getppid(), 0)); }},
     {"fork (passt)", SandboxMode::passt, []() -> int { return ::fork(); }},
-    {"fork (pasta: other clone flags)", SandboxMode::pasta, []() -> int { return ::fork(); }},
+    {"fork (pasta)", SandboxMode::pasta, []() -> int { return ::fork(); }},
+    {"clone with NetnsRunner's flags (pasta)", SandboxMode::pasta,
+     []() -> int {
+       return static_cast<int>(::syscall(SYS_clone, CLONE_VM | CLONE_VFORK | CLONE_FILES, 0, 0, 0, 0));
+     }},
     {"setns (passt)", SandboxMode::passt, [] { return ::setns(0, CLONE_NEWNET); }},
+    {"setns(CLONE_NEWNET) (pasta)", SandboxMode::pasta, [] { return ::setns(0, CLONE_NEWNET); }},
     {"setns(CLONE_NEWUSER) (pasta)", SandboxMode::pasta, [] { return ::setns(0, CLONE_NEWUSER); }},
+    {"capset (pasta)", SandboxMode::pasta,
+     [] { return set_thread_caps(cap_bit(CAP_SYS_ADMIN), cap_bit(CAP_SYS_ADMIN)) ? 0 : 1; }},
     {"unshare", SandboxMode::pasta, [] { return ::unshare(CLONE_NEWNET); }},
     {"execve", SandboxMode::pasta,
      [] {
@@ -223,31 +232,124 @@ TEST(SeccompFilter, ForbiddenCallsKill) {
   }
 }
 
-// pasta's NetnsRunner (clone with its flags, setns CLONE_NEWNET, socket,
-// exit, wait4) works under the filter.
-TEST(SeccompFilter, PastaNetnsRunner) {
+// pasta after lock_down(): no capability left in the main thread, and
+// NetnsRunner calls for the namespace go to the NetnsThread, which made
+// the socket in the namespace (its netns cookie), holds
+// CAP_NET_BIND_SERVICE alone, runs under the same filter (a forbidden call
+// from a task kills the process) and has no_new_privs.
+TEST(SeccompFilter, PastaNetnsThread) {
+  if (::geteuid() != 0) GTEST_SKIP() << "setns() needs CAP_SYS_ADMIN";
   const int ns = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(ns, 0);
   NetnsRunner runner(ns);
   ASSERT_TRUE(runner.init());
-  auto out = filtered(SandboxMode::pasta, [&](const Say& say) {
-    struct MakeSock final : NsTask {
-      int fd = -1;
-      void run() noexcept override { fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
-    } t;
+  struct MakeSock final : NsTask {
+    int fd = -1;
+    CapState caps;
+    bool caps_ok = false;
+    int nnp = -1;
+    void run() noexcept override {
+      fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      auto c = read_caps();
+      caps_ok = c.ok();
+      if (c) caps = *c;
+      nnp = ::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+    }
+  };
+  auto cookie = [](int fd) {
+    unsigned long long c = 0;
+    socklen_t len = sizeof(c);
+    return ::getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &len) == 0 ? c : 0ull;
+  };
+  auto out = in_child([&](const Say& say) {
+    MakeSock before;
+    if (!runner.run(before) || before.fd < 0) return 2;  // clone() before lock-down
+    if (Status s = lock_down(SandboxMode::pasta, ns); !s) {
+      say("lock_down: %s", err_name(s.err()));
+      return 1;
+    }
+    auto mine = read_caps();
+    if (!mine || mine->effective != 0 || mine->permitted != 0) {
+      say("main thread keeps capabilities");
+      return 1;
+    }
+    if (!netns_thread().running()) return 3;
     for (int i = 0; i < 3; i++) {
+      MakeSock t;
       if (Status s = runner.run(t); !s || t.fd < 0) {
         say("run %d: %s", i, err_name(s.err()));
         return 1;
       }
+      if (!t.caps_ok || t.caps.effective != cap_bit(CAP_NET_BIND_SERVICE) ||
+          t.caps.permitted != cap_bit(CAP_NET_BIND_SERVICE)) {
+        say("thread capabilities %llx/%llx", static_cast<unsigned long long>(t.caps.effective),
+            static_cast<unsigned long long>(t.caps.permitted));
+        return 1;
+      }
+      if (t.nnp != 1) {
+        say("thread without no_new_privs");
+        return 1;
+      }
+      const auto ck = cookie(t.fd);
+      if (ck != 0 && ck != cookie(before.fd)) {
+        say("socket not in the namespace");
+        return 1;
+      }
       ::close(t.fd);
     }
-    return 0;
+    // The thread is filtered too (TSYNC): a forbidden call in a task kills.
+    struct Unshare final : NsTask {
+      void run() noexcept override { (void)::unshare(CLONE_NEWNET); }
+    } bad;
+    (void)runner.run(bad);
+    return 5;
   });
-  if (out.exited(1) && out.text.find("access") != std::string::npos)
-    GTEST_SKIP() << "setns() into our own namespace not permitted here";
-  EXPECT_TRUE(out.ok()) << out.describe();
+  EXPECT_TRUE(out.killed_by(SIGSYS)) << out.describe();
   ::close(ns);
+}
+
+// /proc/PID/task/TID/status of a locked-down pasta: the main thread has
+// CapEff 0, the namespace thread CAP_NET_BIND_SERVICE; both Seccomp 2.
+TEST(SeccompFilter, PastaThreadsAsSeenInProc) {
+  if (::geteuid() != 0) GTEST_SKIP() << "setns() needs CAP_SYS_ADMIN";
+  const int ns = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(ns, 0);
+  int go[2], ready[2];
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::alarm(10);
+    if (!lock_down(SandboxMode::pasta, ns)) ::_exit(2);
+    const int tid = netns_thread().tid();
+    (void)!::write(ready[1], &tid, sizeof(tid));
+    char c = 0;
+    (void)!::read(go[0], &c, 1);
+    ::_exit(0);
+  }
+  int tid = 0;
+  ASSERT_EQ(::read(ready[0], &tid, sizeof(tid)), static_cast<ssize_t>(sizeof(tid)));
+  auto status = [&](int t) {
+    std::ifstream st("/proc/" + std::to_string(pid) + "/task/" + std::to_string(t) + "/status");
+    std::string line, out;
+    while (std::getline(st, line))
+      if (line.rfind("Seccomp:", 0) == 0 || line.rfind("CapEff:", 0) == 0 ||
+          line.rfind("CapPrm:", 0) == 0 || line.rfind("NoNewPrivs:", 0) == 0)
+        out += line + ";";
+    return out;
+  };
+  const std::string main_st = status(pid);
+  const std::string thread_st = status(tid);
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  EXPECT_NE(tid, pid);
+  EXPECT_EQ(main_st,
+            "CapPrm:\t0000000000000000;CapEff:\t0000000000000000;NoNewPrivs:\t1;Seccomp:\t2;");
+  EXPECT_EQ(thread_st,
+            "CapPrm:\t0000000000000400;CapEff:\t0000000000000400;NoNewPrivs:\t1;Seccomp:\t2;");
+  for (int fd : {go[0], go[1], ready[0], ready[1], ns}) ::close(fd);
 }
 
 // --- No allocation after initialisation ----------------------------------------------------
