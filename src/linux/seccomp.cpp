@@ -16,6 +16,7 @@
 
 #include "linux/alloc_guard.hpp"
 #include "linux/os_error.hpp"
+#include "linux/sandbox_fdlimit.hpp"
 #include "linux/sandbox_netns.hpp"
 #include "util/log.hpp"
 
@@ -269,6 +270,8 @@ Status lock_down(SandboxMode mode, int netns_fd) noexcept {
     }
     set_netns_executor(&t);
   }
+  // A descriptor in reserve for listeners at RLIMIT_NOFILE (sandbox_fdlimit.hpp).
+  if (!fd_reserve_init()) LOG_WARN("No descriptor in reserve: listeners at the fd limit may spin");
   if (Status s = set_thread_caps(0, 0); !s) {
     LOG_ERR("Couldn't drop the last capabilities: %s", err_name(s.err()));
     return s;

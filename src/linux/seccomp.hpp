@@ -110,7 +110,8 @@ Status install_seccomp(const SeccompOptions& opt) noexcept;
 
 // Isolation after daemonising, in the process that runs the loop: pasta
 // (with its namespace's `netns_fd`) starts its NetnsThread
-// (sandbox_netns.hpp) and routes NetnsRunner calls there; the calling
+// (sandbox_netns.hpp) and routes NetnsRunner calls there; a descriptor is
+// put in reserve for listeners at the fd limit (sandbox_fdlimit.hpp); the calling
 // thread drops every capability; PR_SET_DUMPABLE 0, PR_SET_NO_NEW_PRIVS,
 // the filter (all threads), then alloc_guard_seal().  Logs what failed.
 Status lock_down(SandboxMode mode, int netns_fd = -1) noexcept;
