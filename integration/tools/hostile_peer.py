@@ -29,6 +29,15 @@ Usage:
   hostile_peer.py syn     --socket PATH --dst ADDR --count N [--port-base P]
         passt: N SYNs from distinct source ports; prints how many were
         answered with SYN+ACK and with RST within the wait.
+  hostile_peer.py fdlimit --socket PATH --pid PID --blackhole ADDR --count N
+                          --inbound-port P [--port ECHO]
+        passt started with a small RLIMIT_NOFILE: N SYNs to a black hole hold
+        every descriptor (the rest must be answered RST); then, on the same
+        link, a guest SYN is answered RST, an inbound connection to the -t
+        port P and a second qemu client are reset without passt spinning
+        (CPU time of PID sampled); once the kernel gives up the held
+        connect()s (tcp_syn_retries), the descriptors are back and a TCP echo
+        works on the same link.
   hostile_peer.py stall   --socket PATH --dst ADDR --port P --seconds S
         passt: open a TCP connection to a source that sends without end,
         then stop reading the link for S seconds (a guest that never
@@ -381,9 +390,38 @@ def cmd_tcp(a):
     qp.ok("TCP through passt: %d bytes echoed by %s:%d, closed" % (len(data), a.dst, a.port))
 
 
+class TcpCounter(threading.Thread):
+    """Reads passt's frames as they come and counts TCP answers by flags."""
+
+    def __init__(self, link):
+        super().__init__(daemon=True)
+        self.link = link
+        self.synack = 0
+        self.rst = 0
+        self.stop = False
+        self.error = None
+
+    def run(self):
+        try:
+            while not self.stop:
+                f = self.link.recv_frame(time.monotonic() + 0.2)
+                if f is None:
+                    continue
+                t = parse_tcp(f)
+                if t is None:
+                    continue
+                if t[4] & RST:
+                    self.rst += 1
+                elif t[4] & SYN:
+                    self.synack += 1
+        except (qp.CheckFailed, OSError) as ex:
+            self.error = ex
+
+
 def cmd_syn(a):
     link = qp.Link.connect(a.socket)
-    drainer = []
+    counter = TcpCounter(link)
+    counter.start()
     t0 = time.monotonic()
     chunk = []
     for i in range(a.count):
@@ -395,30 +433,23 @@ def cmd_syn(a):
         if len(chunk) == 256 or i == a.count - 1:
             link.sock.sendall(b"".join(chunk))
             chunk = []
-            # Keep passt's answers from piling up in the socket.
-            while select.select([link.sock], [], [], 0)[0]:
-                d = link.sock.recv(1 << 20)
-                if not d:
-                    fail("passt closed the link during the flood")
-                link.buf += d
-    synack = rst = 0
+    # Until every SYN is answered, or nothing more comes for a second.
     deadline = time.monotonic() + a.wait
-    while time.monotonic() < deadline:
-        f = link.recv_frame(deadline)
-        if f is None:
+    last, quiet = -1, time.monotonic()
+    while time.monotonic() < deadline and counter.synack + counter.rst < a.count:
+        n = counter.synack + counter.rst
+        if n != last:
+            last, quiet = n, time.monotonic()
+        elif time.monotonic() - quiet > 1.0:
             break
-        t = parse_tcp(f)
-        if t is None:
-            continue
-        if t[4] & RST:
-            rst += 1
-        elif t[4] & SYN:
-            synack += 1
-        if synack + rst >= a.count:
-            break
+        time.sleep(0.05)
+    counter.stop = True
+    counter.join()
+    if counter.error:
+        fail("link: %s" % counter.error)
     link.close()
     print("syn: sent %d answered synack %d rst %d in %.1f s" %
-          (a.count, synack, rst, time.monotonic() - t0), flush=True)
+          (a.count, counter.synack, counter.rst, time.monotonic() - t0), flush=True)
 
 
 def cmd_stall(a):
@@ -428,7 +459,11 @@ def cmd_stall(a):
     qp.ok("connected to the endless source %s:%d; the guest stops reading for %d s" %
           (a.dst, a.port, a.seconds))
     # Ask for data with a big window, then read nothing at all.
-    time.sleep(a.seconds)
+    if a.pid:
+        used = idle_for(a.pid, a.seconds, "a guest that never reads", 10 * a.seconds)
+        qp.ok("passt used %d ticks of CPU in the %d s the guest did not read" % (used, a.seconds))
+    else:
+        time.sleep(a.seconds)
     # Read again: data and whatever else is queued; the link is still framed.
     n = 0
     deadline = time.monotonic() + 5
@@ -446,6 +481,108 @@ def cmd_stall(a):
     qp.ok("after the stall: %d frames read back in order, the link still answers ARP" % n)
 
 
+def cpu_ticks(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])          # utime + stime
+
+
+def nfds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def idle_for(pid, seconds, what, max_ticks):
+    c0 = cpu_ticks(pid)
+    time.sleep(seconds)
+    used = cpu_ticks(pid) - c0
+    if used > max_ticks:
+        fail("%s: passt used %d ticks of CPU in %.0f s (a busy loop?)" % (what, used, seconds))
+    return used
+
+
+def cmd_fdlimit(a):
+    base = nfds(a.pid)
+    link = qp.Link.connect(a.socket)
+    chunk = []
+    for i in range(a.count):
+        seg = tcp_header(GUEST4, a.blackhole, 1024 + i, 80, 77, 0, SYN, 65535, mss=1460)
+        f = tcp4_raw(GUEST4, a.blackhole, seg)
+        chunk.append(struct.pack("!I", len(f)) + f)
+    link.sock.sendall(b"".join(chunk))
+    rst = synack = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        f = link.recv_frame(time.monotonic() + 0.5)
+        if f is None:
+            break
+        t = parse_tcp(f)
+        if t is not None and t[1] < 1024 + a.count:
+            rst += bool(t[4] & RST)
+            synack += bool(t[4] & SYN)
+    held = nfds(a.pid) - base
+    if held <= 0 or rst + held < a.count - 5:
+        fail("SYN flood at the fd limit: %d descriptors held, %d RST for %d SYNs" % (held, rst, a.count))
+    qp.ok("%d SYNs to a black hole: %d descriptors held, %d answered RST+ACK, %d SYN+ACK" %
+          (a.count, held, rst, synack))
+    idle_for(a.pid, 1, "at the fd limit, nothing pending", 10)
+    # A guest SYN to a live service: no descriptor for it, RST at once.
+    t = MiniTcp(link, HOST4, a.port, 46000)
+    t.send(SYN, mss=1460)
+    r = t.expect("answer to a SYN at the fd limit", 3)
+    if not r[4] & RST:
+        fail("a guest SYN at the fd limit got flags %#x, expected RST" % r[4])
+    qp.ok("a guest SYN at the fd limit: RST+ACK")
+    # An inbound connection to the -t port: reset, no spinning.
+    reset = False
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(3)
+    try:
+        s.connect(("127.0.0.1", a.inbound_port))
+        used = idle_for(a.pid, 2, "inbound connection at the fd limit", 10)
+        reset = s.recv(1) == b""
+    except ConnectionResetError:
+        reset = True
+        used = idle_for(a.pid, 2, "inbound connection at the fd limit", 10)
+    except socket.timeout:
+        pass
+    s.close()
+    if not reset:
+        fail("inbound connection at the fd limit was not reset")
+    qp.ok("an inbound connection at the fd limit: reset, passt idle (%d ticks in 2 s)" % used)
+    # A second qemu client: reset, no spinning; the first link still works.
+    b = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    b.connect(a.socket)
+    used = idle_for(a.pid, 2, "a second qemu client at the fd limit", 10)
+    qp.expect_eof(b, "second client at the fd limit")
+    b.close()
+    qp.do_arp(link, qp.Expect(peer_args()))
+    qp.ok("a second qemu client at the fd limit: closed, passt idle (%d ticks in 2 s), the "
+          "first link still answers ARP" % used)
+    # The kernel gives up the black-holed connect()s: descriptors are back.
+    deadline = time.monotonic() + a.wait
+    while nfds(a.pid) > base + 1:
+        if time.monotonic() > deadline:
+            fail("descriptors still held %.0f s later: %d (baseline %d)" % (a.wait, nfds(a.pid), base))
+        time.sleep(0.2)
+    link.buf = b""
+    t = MiniTcp(link, HOST4, a.port, 46001)
+    t.connect()
+    t.send(ACK | PSH, b"ping")
+    t.snd += 4
+    deadline = time.monotonic() + 5
+    got = b""
+    while got != b"ping":
+        if time.monotonic() > deadline:
+            fail("no echo after the descriptors came back")
+        _, _, seq, _, flags, payload = t.expect("echo")
+        if payload and seq == t.rcv:
+            got += payload
+            t.rcv += len(payload)
+            t.send(ACK)
+    t.send(RST | ACK)
+    link.close()
+    qp.ok("descriptors back to %d, a TCP echo works on the same link" % nfds(a.pid))
+
+
 def peer_args():
     """qemu_peer's default expectations (the outer namespace of lib/common.sh)."""
     return argparse.Namespace(our_mac=None, addr4=GUEST4, gw4=GW4, prefix4=24,
@@ -456,7 +593,10 @@ def peer_args():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=["flood", "framing", "inject", "tcp", "syn", "stall"])
+    ap.add_argument("mode", choices=["flood", "framing", "inject", "tcp", "syn", "stall", "fdlimit"])
+    ap.add_argument("--pid", type=int)
+    ap.add_argument("--blackhole", default="192.0.2.1")
+    ap.add_argument("--inbound-port", type=int, default=7020)
     ap.add_argument("--socket")
     ap.add_argument("--ifname")
     ap.add_argument("--corpus")
@@ -473,7 +613,7 @@ def main():
     a = ap.parse_args()
     try:
         {"flood": cmd_flood, "framing": cmd_framing, "inject": cmd_inject, "tcp": cmd_tcp,
-         "syn": cmd_syn, "stall": cmd_stall}[a.mode](a)
+         "syn": cmd_syn, "stall": cmd_stall, "fdlimit": cmd_fdlimit}[a.mode](a)
     except (qp.CheckFailed, OSError) as ex:
         print("FAIL: %s" % ex, file=sys.stderr, flush=True)
         return 1
