@@ -10,9 +10,9 @@
 #    level-triggered listeners); the held connect()s time out
 #    (net.ipv4.tcp_syn_retries=2 in the test's namespace: 7 s) and the same
 #    link serves TCP again;
-#  * SYN floods from the guest: 20000 SYNs to a closed port, answered
-#    RST+ACK (answers the link cannot take at once are dropped: the guest
-#    retransmits), nothing held afterwards; 5000 to a black hole at the normal
+#  * SYN floods from the guest: 20000 SYNs to a closed port (at most 1024
+#    unanswered: answers a guest does not read in time are dropped at the
+#    link), each answered RST+ACK, nothing held afterwards; 5000 to a black hole at the normal
 #    limit, answered RST+ACK beyond it, while DHCP and a TCP echo are still
 #    served; the mappings (/proc/PID/maps) are unchanged;
 #  * a guest that never reads its link while a host source sends without
@@ -78,16 +78,16 @@ wait_until 5 test -S "$SOCK" || fail "passt: no socket"
 "${HP[@]}" tcp --socket "$SOCK" --sport 45000 >&2 || fail "passt: TCP before the floods"
 BASE=$(nfds "$PID")
 maps "$PID" >"$TMP/syn.maps"
-OUT=$("${HP[@]}" syn --socket "$SOCK" --dst 203.0.113.1 --port-base 1 --count 20000 --wait 10)
+OUT=$("${HP[@]}" syn --socket "$SOCK" --dst 203.0.113.1 --port-base 1 --count 20000 --wait 10 \
+  --window 1024)
 log "$OUT"
-# Answers the link cannot take at once (our reader is slower than passt) are
-# dropped, as frames to a guest that does not keep up are: the guest's SYN
-# retransmission would be answered.  Most must come through.
-RST=$(echo "$OUT" | sed -n 's/.* rst \([0-9]*\).*/\1/p')
-[ "$RST" -ge 16000 ] || fail "SYN flood to a closed port: only $RST RST+ACK for 20000 SYNs"
+# At most 1024 unanswered at a time: answers a guest does not read fast
+# enough would be dropped at the link (the guest retransmits its SYN), and
+# this test's reader is slower than passt.
+case $OUT in *"rst 20000 "*) ;; *) fail "SYN flood to a closed port: not every SYN was answered RST+ACK" ;; esac
 wait_until 5 sh -c "[ \$(ls /proc/$PID/fd | wc -l) -le $BASE ]" ||
   fail "SYN flood to a closed port: $(nfds "$PID") descriptors, $BASE before"
-ok "20000 SYNs to a closed port: $RST RST+ACK (the rest dropped at the link), nothing held"
+ok "20000 SYNs to a closed port: 20000 RST+ACK, nothing held"
 LIMIT=$(awk '/Max open files/ {print $4}' "/proc/$PID/limits")
 C0=$(cpu "$PID")
 OUT=$("${HP[@]}" syn --socket "$SOCK" --dst 192.0.2.1 --count 5000 --wait 3)
@@ -95,7 +95,10 @@ log "$OUT (RLIMIT_NOFILE $LIMIT)"
 HELD=$(( $(nfds "$PID") - BASE ))
 RST=$(echo "$OUT" | sed -n 's/.* rst \([0-9]*\).*/\1/p')
 [ "$HELD" -gt 0 ] || fail "SYN flood to a black hole: nothing held?"
-[ $((HELD + RST)) -ge 4990 ] || fail "SYN flood to a black hole: $HELD held + $RST RST < 5000"
+# Every SYN is held or refused; where the limit is reached, refusals beyond
+# what the link takes at once may be dropped (unpaced flood).
+[ $((HELD + RST)) -ge 4990 ] || [ "$HELD" -ge $((LIMIT - 30)) ] ||
+  fail "SYN flood to a black hole: $HELD held + $RST RST < 5000 (RLIMIT_NOFILE $LIMIT)"
 "${PEER[@]}" services --socket "$SOCK" "${EXPECT[@]}" >&2 || fail "passt: services during the SYN flood"
 if [ "$HELD" -lt $((LIMIT - 20)) ]; then
   "${HP[@]}" tcp --socket "$SOCK" --sport 45001 >&2 || fail "passt: TCP while $HELD flows are held"

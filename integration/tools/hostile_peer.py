@@ -26,9 +26,10 @@ Usage:
         passt: a minimal TCP client over the qemu link (handshake, N bytes
         to an echo server, the echo back, FIN both ways), the guest being
         198.51.100.1 / fe80::5054:ff:fe12:3456 as in qemu_peer.py.
-  hostile_peer.py syn     --socket PATH --dst ADDR --count N [--port-base P]
-        passt: N SYNs from distinct source ports; prints how many were
-        answered with SYN+ACK and with RST within the wait.
+  hostile_peer.py syn     --socket PATH --dst ADDR --count N [--port-base P] [--window W]
+        passt: N SYNs from distinct source ports (with --window, at most W
+        unanswered at a time); prints how many were answered with SYN+ACK
+        and with RST within the wait.
   hostile_peer.py fdlimit --socket PATH --pid PID --blackhole ADDR --count N
                           --inbound-port P [--port ECHO]
         passt started with a small RLIMIT_NOFILE: N SYNs to a black hole hold
@@ -433,6 +434,12 @@ def cmd_syn(a):
         if len(chunk) == 256 or i == a.count - 1:
             link.sock.sendall(b"".join(chunk))
             chunk = []
+            # --window: at most that many SYNs unanswered (answers to a
+            # flood faster than we read are dropped at the link).
+            t_end = time.monotonic() + 5
+            while a.window and i + 1 - (counter.synack + counter.rst) > a.window and \
+                    time.monotonic() < t_end:
+                time.sleep(0.002)
     # Until every SYN is answered, or nothing more comes for a second.
     deadline = time.monotonic() + a.wait
     last, quiet = -1, time.monotonic()
@@ -609,6 +616,7 @@ def main():
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--port-base", type=int, default=20000)
     ap.add_argument("--wait", type=float, default=5.0)
+    ap.add_argument("--window", type=int, default=0, help="syn: most SYNs unanswered at a time")
     ap.add_argument("--seconds", type=int, default=5)
     a = ap.parse_args()
     try:
