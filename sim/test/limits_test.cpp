@@ -18,6 +18,7 @@
 
 #include "engine/engine.hpp"
 #include "engine/test/tcp_rig.hpp"
+#include "proto/tap_out.hpp"
 #include "sim/alloc_counter.hpp"
 #include "sim/hostnet.hpp"
 #include "sim/world.hpp"
@@ -104,6 +105,7 @@ struct Rig {
   }
   std::size_t active() const { return eng->flows().active_count(); }
   const proto::TcpStats& stats() const { return eng->tcp().stats(); }
+  const proto::UdpStats& udp() const { return eng->udp().stats(); }
 
   core::Config cfg;
   core::NetInfo net;
@@ -124,12 +126,29 @@ PeerSpec peer(PeerKind k, u64 bytes = 0) {
 const Ep kSilent{InAny::from(Ipv4Addr::of(203, 0, 113, 7)), 80};
 const Ep kEcho{InAny::from(Ipv4Addr::of(203, 0, 113, 8)), 80};
 const Ep kSource{InAny::from(Ipv4Addr::of(203, 0, 113, 9)), 80};
+const Ep kUdpSink{InAny::from(Ipv4Addr::of(203, 0, 113, 11)), 5353};
 
 std::vector<std::vector<u8>> syns(u32 n, const Ep& to, u16 first_port = 1024) {
   std::vector<std::vector<u8>> v;
   for (u32 i = 0; i < n; i++)
     v.push_back(guest_seg(Ep{InAny::from(kGuest4), static_cast<u16>(first_port + i)}, to, tf::syn,
                           Seq{1000 + i}, Seq{0}, 29200, {}, 1460));
+  return v;
+}
+
+// n guest datagrams of 32 bytes, each from its own source port (n flows).
+std::vector<std::vector<u8>> dgrams(u32 n, const Ep& to, u16 first_port = 1024) {
+  const MacAddr ours{{0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55}};
+  const std::vector<u8> payload(32, 0x5a);
+  std::vector<std::vector<u8>> v;
+  for (u32 i = 0; i < n; i++) {
+    std::vector<u8> f(14 + 20 + 8 + payload.size());
+    auto len = proto::build_udp4(MutBytes(f), engine::test::kGuestMac, ours, kGuest4, to.addr.v4(),
+                                 static_cast<u16>(first_port + i), to.port, Bytes(payload));
+    EXPECT_TRUE(len.ok());
+    f.resize(len ? *len : 0);
+    v.push_back(std::move(f));
+  }
   return v;
 }
 
@@ -270,6 +289,72 @@ TEST(Limits, GuestThatNeverReads) {
   r.inject(syns(1, kEcho, 41000));
   r.run(Duration::millis(20));
   EXPECT_EQ(r.tap.synack, sa + 1);
+}
+
+// Thousands of UDP flows from the guest (one per source port) against a
+// table of 64: the first 64 datagrams open flows, every later one is
+// dropped (UdpStats::table_full), one warning per 10 s, no allocation; the
+// flows expire after 180 s idle (as upstream) and the table serves again.
+TEST(Limits, ThousandsOfUdpFlowsFillTheTable) {
+  HostNetConfig nc;
+  nc.max_dgram_socks = 128;
+  Rig r(64, nc);
+  ASSERT_TRUE(r.hostnet.add_udp_peer(ports::Netns::host, {kUdpSink.addr, kUdpSink.port, 0},
+                                     UdpPeerKind::sink, Duration::millis(1)));
+  CountingLog warn("UDP: flow table full");
+  const u64 a0 = allocs();
+  r.inject(dgrams(5000, kUdpSink));
+  EXPECT_EQ(allocs(), a0) << "allocated during the flood";
+  EXPECT_EQ(r.active(), 64u);
+  EXPECT_EQ(r.udp().flows_from_tap, 64u);
+  EXPECT_EQ(r.udp().table_full, 5000u - 64);
+  EXPECT_EQ(r.udp().dgrams_from_tap, 64u);
+  EXPECT_EQ(warn.hits, 1u) << "the warning is rate-limited";
+
+  // 11 s later, the table still full: one more warning, still no flow.
+  r.run(Duration::seconds(11));
+  r.inject(dgrams(5000, kUdpSink, 20000));
+  EXPECT_EQ(warn.hits, 2u);
+  EXPECT_EQ(r.udp().table_full, 2 * 5000u - 64);
+  EXPECT_EQ(r.active(), 64u);
+
+  const u64 ev0 = r.world.events();
+  r.run(Duration::seconds(200));  // idle expiry: 180 s
+  EXPECT_EQ(r.active(), 0u);
+  EXPECT_EQ(r.udp().flows_expired, 64u);
+  EXPECT_LT(r.world.events() - ev0, 5000u) << "no busy loop while the table is full";
+
+  // Recovered: a new flow reaches the peer.
+  r.inject(dgrams(1, kUdpSink, 40000));
+  r.run(Duration::millis(20));
+  EXPECT_EQ(r.udp().flows_from_tap, 65u);
+  EXPECT_EQ(r.udp().dgrams_from_tap, 65u);
+  EXPECT_EQ(allocs(), a0);
+}
+
+// Sockets run out before the flow table: each datagram that would need a
+// new socket is dropped (UdpStats::dropped_sock), nothing is held, and the
+// sockets come back with the idle expiry.
+TEST(Limits, UdpSocketsExhausted) {
+  HostNetConfig nc;
+  nc.max_dgram_socks = 16;
+  Rig r(1024, nc);
+  ASSERT_TRUE(r.hostnet.add_udp_peer(ports::Netns::host, {kUdpSink.addr, kUdpSink.port, 0},
+                                     UdpPeerKind::sink, Duration::millis(1)));
+  const u64 a0 = allocs();
+  r.inject(dgrams(3000, kUdpSink));
+  EXPECT_EQ(allocs(), a0);
+  const std::size_t held = r.active();
+  EXPECT_GT(held, 0u);
+  EXPECT_LE(held, 16u);
+  EXPECT_EQ(r.udp().table_full, 0u);
+  EXPECT_EQ(r.udp().dropped_sock, 3000u - held);
+  r.run(Duration::seconds(200));
+  EXPECT_EQ(r.active(), 0u);
+  r.inject(dgrams(1, kUdpSink, 40000));
+  r.run(Duration::millis(20));
+  EXPECT_EQ(r.udp().dgrams_from_tap, held + 1) << "sockets are free again";
+  EXPECT_EQ(allocs(), a0);
 }
 
 }  // namespace
