@@ -8,7 +8,8 @@
 #      (ci/bench-guard.sh, docs/performance.md; under a minute);
 #   4. sanitizer build (clang-14, ASan+UBSan, libFuzzer): unit, property,
 #      simulator and fuzz-smoke (corpus replay plus a few seconds of fuzzing
-#      per target).
+#      per target); then the sandbox, hostile-input and limits integration
+#      tests against its binaries.
 #
 # Environment: SKIP_DEPS=1 skips step 1, SKIP_BENCH=1 step 3, SKIP_SAN=1 step 4,
 # CTEST_ARGS adds ctest arguments (e.g. "-L unit").
@@ -39,6 +40,10 @@ if [ "${SKIP_SAN:-0}" != 1 ]; then
   cmake --build --preset fuzz
   step "sanitizer tests"
   ctest --preset fuzz --timeout 900 -L 'unit|prop|sim|fuzz-smoke' ${CTEST_ARGS:-}
+  # The sanitizer build's real binaries under their sandbox, hostile frames
+  # and at their limits (docs/security.md).
+  step "sanitizer build: sandbox, hostile input and limits"
+  ctest --preset fuzz --timeout 900 -R 'integration_test_(sandbox|hostile_input|limits)$' ${CTEST_ARGS:-}
 fi
 
 step "all tests passed"

@@ -30,6 +30,7 @@
 #include "linux/event_loop.hpp"
 #include "linux/host_discovery.hpp"
 #include "linux/host_net.hpp"
+#include "linux/isolation.hpp"
 #include "linux/log_sink.hpp"
 #include "linux/netlink.hpp"
 #include "linux/netns.hpp"
@@ -40,6 +41,7 @@
 #include "linux/privileges.hpp"
 #include "linux/procnet.hpp"
 #include "linux/qemu_stream.hpp"
+#include "linux/seccomp.hpp"
 #include "linux/tap_fd.hpp"
 #include "linux/tun.hpp"
 #include "util/log.hpp"
@@ -132,6 +134,12 @@ Status listen_socket(os::QemuStream& qs, const core::Config& cfg, std::string* p
     if (s.err() != Err::addr_in_use) return s;
   }
   return Err::addr_in_use;
+}
+
+// Leaves once sandboxed (os::lock_down): no destructors.
+[[noreturn]] void leave(int rc) {
+  std::fflush(nullptr);
+  ::_exit(rc);
 }
 
 // Common tail: daemonise (or write the pid file), signals, run.
@@ -397,27 +405,33 @@ int run(Runtime& rt, int, char**) {
     }
   }
 
-  // --- Drop privileges (--runas; root in the init namespace becomes nobody) ----------
+  // --- Isolation (docs/security.md): identity, namespaces, an empty root,
+  // capabilities.  Every file and privilege the run needs is held by now.
+  const bool foreground = cfg.foreground || (pasta && child.has_value());
+  const os::SandboxMode smode = pasta ? os::SandboxMode::pasta : os::SandboxMode::passt;
   {
-    std::optional<os::UidGid> target;
+    os::IdentityFacts idf;
+    idf.mode = smode;
+    idf.euid = geteuid();
+    idf.init_userns = os::in_init_userns();
+    idf.nobody = os::nobody();
     if (cfg.runas) {
       auto r = os::resolve_runas(cfg.runas->uid, cfg.runas->gid, cfg.runas->user_name,
                                  cfg.runas->group_name);
-      if (!r || (r->uid == 0 && !cfg.runas->uid && os::in_init_userns()))
+      if (!r || (r->uid == 0 && !cfg.runas->uid && idf.init_userns))
         return fail("Invalid --runas option: %s", cfg.runas->spec.c_str());
-      target = *r;
-    } else if (!pasta && geteuid() == 0 && os::in_init_userns()) {
-      // pasta keeps its identity: it still enters the namespace later for
-      // the loopback paths (upstream drops and re-enters a user namespace;
-      // see docs/features.md).
-      target = os::nobody();
-      LOG_WARN("Started as root, dropping to nobody (use --runas to choose)");
+      idf.runas = *r;
     }
-    if (target) {
-      if (auto s = os::drop_privileges(*target); !s)
-        return fail("Can't change user/group to %u/%u: %s", target->uid, target->gid,
-                    err_name(s.err()));
-    }
+    os::IsolationRequest ir;
+    ir.mode = smode;
+    ir.identity = os::plan_identity(idf);
+    if (ir.identity.to_nobody) LOG_WARN("Started as root, dropping to nobody (use --runas to choose)");
+    // pasta lives in its namespace's user namespace (spawn: the command's).
+    ir.userns_fd = child ? child->userns_fd() : joined ? joined->userns_fd : -1;
+    // Not for pasta in the foreground: its namespace thread (lock_down())
+    // cannot be created into a PID namespace it is not in.
+    ir.new_pid_ns = !pasta || !foreground;
+    if (auto r = os::isolate(ir); !r) return 1;
   }
 
   // --- ICMP: can we open ping sockets (net.ipv4.ping_group_range)? ---------------------
@@ -431,24 +445,28 @@ int run(Runtime& rt, int, char**) {
       LOG_INFO("%s", os::ping_socket_warning(probe.err(), os::check_ping_group_range()).c_str());
   }
 
-  // --- Become a daemon once ready ------------------------------------------------------
-  const bool foreground = cfg.foreground || (pasta && child.has_value());
+  // --- Become a daemon once ready; then seccomp (os::lock_down) -----------------------
+  // After lock_down() the process leaves with leave() (_exit): destructors
+  // would free and unmap memory, which the filter forbids.
   if (!foreground) {
     auto d = os::daemonize(fin.pid.is_open() ? &fin.pid : nullptr, fin.devnull);
     if (!d) return fail("Couldn't daemonise: %s", err_name(d.err()));
     if (auto s = sig.renew(); !s) return fail("Couldn't set up signal handling");
-    if (auto s = d->ready(); !s) return 1;
+    if (auto s = os::lock_down(smode, netns_fd); !s)
+      return 1;  // lock_down() logged why
+    if (auto s = d->ready(); !s) leave(1);
     rt.log->daemonized(d->pid());
-  } else if (fin.pid.is_open()) {
-    (void)fin.pid.write(static_cast<long>(getpid()));
+  } else {
+    if (fin.pid.is_open()) (void)fin.pid.write(static_cast<long>(getpid()));
+    if (auto s = os::lock_down(smode, netns_fd); !s)
+      return 1;  // lock_down() logged why
   }
-
 
   if (child) {
     sig.watch_child(child->pid());
     if (auto s = child->release(); !s) {
       LOG_ERR("Couldn't start the command in the namespace");
-      return 1;
+      leave(1);
     }
   }
 
@@ -474,10 +492,9 @@ int run(Runtime& rt, int, char**) {
               static_cast<unsigned long long>(t.tap_rewinds),
               static_cast<unsigned long long>(t.frames_to_tap));
   }
-  if (sig.event() != os::SignalHandler::Event::none) return sig.exit_code();
-  if (quit.gone) return 0;
-  if (!st) return 1;
-  return 0;
+  if (sig.event() != os::SignalHandler::Event::none) leave(sig.exit_code());
+  if (quit.gone) leave(0);
+  leave(st ? 0 : 1);
 }
 
 }  // namespace passt::app

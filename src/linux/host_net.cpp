@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "linux/os_error.hpp"
+#include "linux/sandbox_fdlimit.hpp"
 #include "util/check.hpp"
 #include "util/log.hpp"
 
@@ -351,7 +352,11 @@ Result<Sock> LinuxHostNet::accept(Sock listener, SockAddr* peer) noexcept {
   socklen_t len = sizeof(sa);
   std::memset(&sa, 0, sizeof(sa));
   int fd = accept4(listener.v, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd < 0) return last_err();
+  if (fd < 0) {
+    // At the descriptor limit: reset it rather than wake up for it forever.
+    if (errno == EMFILE || errno == ENFILE) (void)shed_pending_connection(listener.v);
+    return last_err();
+  }
   if (peer != nullptr) *peer = from_sockaddr(sa, len);
   return track(fd, family_of(listener));
 }

@@ -15,6 +15,8 @@ namespace {
 
 constexpr std::size_t kGuard = 4096;
 
+NsExecutor* g_executor = nullptr;  // set_netns_executor()
+
 struct ChildCtx {
   int netns_fd;
   NsTask* task;
@@ -33,6 +35,8 @@ int child_main(void* arg) noexcept {
 }
 
 }  // namespace
+
+void set_netns_executor(NsExecutor* ex) noexcept { g_executor = ex; }
 
 NetnsRunner::NetnsRunner(int netns_fd, std::size_t stack_bytes) noexcept
     : fd_(netns_fd), size_((stack_bytes + kGuard - 1) / kGuard * kGuard + kGuard) {}
@@ -55,6 +59,7 @@ Status NetnsRunner::init() noexcept {
 
 Status NetnsRunner::run(NsTask& task) noexcept {
   if (!ready()) return Err::bad_handle;
+  if (g_executor != nullptr && g_executor->netns_fd() == fd_) return g_executor->execute(task);
   ChildCtx ctx{fd_, &task, 0};
   // The stack grows down on every architecture we build for: pass its top,
   // 16-byte aligned.

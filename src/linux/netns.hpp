@@ -31,6 +31,20 @@ class NsTask {
   virtual void run() noexcept = 0;
 };
 
+// Something already inside a namespace that can run tasks there: pasta's
+// resident thread once sandboxed (sandbox_netns.hpp), which needs neither
+// clone() nor setns() nor CAP_SYS_ADMIN at run time.
+class NsExecutor {
+ public:
+  virtual ~NsExecutor() = default;
+  virtual int netns_fd() const noexcept = 0;
+  virtual Status execute(NsTask& task) noexcept = 0;
+};
+
+// Process-wide: from now on NetnsRunner::run() for the executor's netns fd
+// hands the task to it instead of cloning a child (nullptr: clone again).
+void set_netns_executor(NsExecutor* ex) noexcept;
+
 class NetnsRunner {
  public:
   static constexpr std::size_t kDefaultStack = 256 * 1024;

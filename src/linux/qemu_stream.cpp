@@ -13,6 +13,7 @@
 
 #include "linux/clock.hpp"
 #include "linux/os_error.hpp"
+#include "linux/sandbox_fdlimit.hpp"
 #include "ports/hostnet.hpp"
 #include "util/endian.hpp"
 #include "util/log.hpp"
@@ -128,7 +129,11 @@ void QemuStream::break_connection() noexcept {
 void QemuStream::on_listener(Instant now, ports::EventSink& sink) noexcept {
   for (int i = 0; i < kMaxAcceptsPerWake; i++) {
     int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or an aborted connection: nothing to do
+    if (fd < 0) {
+      // At the descriptor limit: reset it rather than wake up for it forever.
+      if (errno == EMFILE || errno == ENFILE) (void)shed_pending_connection(listener_);
+      return;  // EAGAIN, or an aborted connection: nothing to do
+    }
     if (client_ >= 0) {
       ucred cred{};
       socklen_t sl = sizeof(cred);

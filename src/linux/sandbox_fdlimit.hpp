@@ -1,0 +1,38 @@
+// Listeners at the file descriptor limit (docs/security.md, "Limits").
+//
+// Theory of operation
+//  * When the process holds RLIMIT_NOFILE descriptors (a guest opening
+//    thousands of connections, or a small limit), accept() fails with
+//    EMFILE (ENFILE: the system's table) and the connection stays in the
+//    listener's backlog.  The listeners are level-triggered, so the event
+//    loop would be woken again at once, for as long as the limit lasts: a
+//    busy loop.
+//  * Instead one descriptor is held in reserve (fd_reserve_init(), from
+//    lock_down(): a duplicate of a standard descriptor).  After an EMFILE or
+//    ENFILE, shed_pending_connection() closes the reserve, accepts the oldest
+//    pending connection, resets it (SO_LINGER {1, 0}: the peer sees a RST),
+//    and takes the reserve back (a duplicate of the listener: any open file
+//    will do).  One warning per 10 s says so.  The backlog drains, the loop
+//    sleeps.
+//  * Syscalls: close, accept4, setsockopt, fcntl(F_DUPFD_CLOEXEC),
+//    clock_gettime: all in the seccomp filter.  No allocation.
+//  * Single-threaded use (pasta's NetnsThread runs only while the main
+//    thread waits).
+#pragma once
+
+namespace passt::os {
+
+// Takes the reserve descriptor (once; later calls do nothing).  False if no
+// descriptor could be had.
+bool fd_reserve_init() noexcept;
+bool fd_reserve_held() noexcept;
+
+// Call after accept() on `listener` failed with EMFILE or ENFILE: resets
+// the oldest pending connection with the reserve.  True if one was reset.
+// Preserves errno.
+bool shed_pending_connection(int listener) noexcept;
+
+// Connections reset so far.
+unsigned long long shed_connections() noexcept;
+
+}  // namespace passt::os
