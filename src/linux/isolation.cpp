@@ -138,7 +138,7 @@ void empty_root(const IsolationRequest& req, IsolationReport& rep) {
              std::strerror(errno));
       else
         rep.empty_root = true;
-      (void)::chdir("/");
+      if (::chdir("/") < 0) warn(rep, "Couldn't enter the empty root (%s)", std::strerror(errno));
       return;
     }
     // EINVAL on the initramfs rootfs, which cannot be pivoted.
@@ -150,7 +150,7 @@ void empty_root(const IsolationRequest& req, IsolationReport& rep) {
          std::strerror(errno));
     return;
   }
-  (void)::chdir("/");
+  if (::chdir("/") < 0) warn(rep, "Couldn't enter the empty root (%s)", std::strerror(errno));
   rep.empty_root = true;
   rep.chroot_fallback = true;
 }
