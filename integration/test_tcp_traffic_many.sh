@@ -12,9 +12,8 @@
 # connection on the test ports may stay open (established, or half-closed
 # waiting for a FIN) on either side beyond 10 s: pasta must have relayed
 # every close.  At MTU 65520, then again at MTU 1500.  Namespace -> host
-# must also be free of retransmission timeouts in the namespace: a known
-# bug breaks that today (KNOWN_BUG below: the test skips, naming it, unless
-# TRAFFIC_STRICT=1).
+# must also be free of retransmission timeouts in the namespace (the tap
+# queue is shared by the sending connections: docs/tcp.md).
 . "$(dirname "$0")/lib/common.sh"
 enter_outer_ns "$@"
 . "$IT_DIR/lib/passt.sh"
@@ -66,7 +65,7 @@ many() {
   line="${got#ok $N connections, }; $((t1 - t0)) ms; tap TX drops +$((d1 - d0)); counters moved: $(deltas "$TMP/c0" "$TMP/c1")"
   ok "$name: $N simultaneous connections both ways intact, all closed: $line"
   # Namespace -> host must not stall either: no retransmission timeout in
-  # the namespace (see KNOWN_BUG below).
+  # the namespace (the regression guard below).
 
   to=$(grep -o 'ns:TcpExtTCPTimeouts+[0-9]*' <<<"$line" || true)
   if [ "$where" = ns ] && [ -n "$to" ]; then
@@ -75,16 +74,11 @@ many() {
   fi
 }
 
-# Known bug, kept visible: with 200 flows the namespace's bursts overflow
-# the tap's TX queue (pasta does not read it in time; "tap TX drops"), pasta
-# keeps no out-of-order data and offers no SACK, so the namespace
-# retransmits everything after each hole and its TCP falls into
-# retransmission timeouts with exponential backoff (seen: 37-204 timeouts
-# per run at MTU 1500, the slowest connection taking up to 62 s instead of
-# 2-5 s).  The test then skips (77) after every other check passed, naming
-# the bug; TRAFFIC_STRICT=1 makes it fail instead (use once fixed, then make
-# it the default).
-KNOWN_BUG="namespace -> host with $N flows: the tap's TX queue overflows, the namespace's TCP falls into retransmission timeouts"
+# Regression guard: before the tap queue was shared by the connections
+# sending from the namespace (each window capped at queue / senders), 200
+# flows overflowed the tap's TX queue at MTU 1500 (1,300-2,300 drops) and
+# the namespace's TCP fell into retransmission timeouts (37-204 per run, the
+# slowest connection taking up to 117 s instead of 1-2 s).
 STALLS=""
 
 seed=1000
@@ -101,9 +95,5 @@ for mtu in 65520 1500; do
   kill "$NS_SRV" "$HOST_SRV" 2>/dev/null || true
   stop_pasta
 done
-if [ -n "$STALLS" ]; then
-  [ "${TRAFFIC_STRICT:-0}" = 1 ] && fail "stalls (retransmission timeouts in the namespace):$STALLS"
-  log "data intact, but stalls (retransmission timeouts in the namespace):$STALLS"
-  skip "known bug: $KNOWN_BUG (TRAFFIC_STRICT=1 to fail on it)"
-fi
+[ -z "$STALLS" ] || fail "stalls (retransmission timeouts in the namespace):$STALLS"
 log "PASS"

@@ -807,6 +807,7 @@ bool Tcp::handshake_seg(FlowIdx i, Flow& f, TcpConn& c, const Seg& s, Instant no
     c.retrans = 0;
     c.flags &= static_cast<u16>(~cf::ack_from_tap_due);
     c.t_rto = Instant::never();
+    note_sender(c);  // a new connection is counted as a sender at once
     (void)send_ack_if_needed(i, f, c, true, now);
     data_from_sock(i, f, c, now);
     return false;
@@ -828,6 +829,7 @@ bool Tcp::handshake_seg(FlowIdx i, Flow& f, TcpConn& c, const Seg& s, Instant no
     c.retrans = 0;
     c.flags &= static_cast<u16>(~cf::ack_from_tap_due);
     c.t_rto = Instant::never();
+    note_sender(c);  // a new connection is counted as a sender at once
     if (!s.payload.empty() || (s.flags & tf::fin) != 0) return true;
     data_from_sock(i, f, c, now);
     return false;

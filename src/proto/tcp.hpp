@@ -69,7 +69,7 @@ inline constexpr Duration kTcpKick = Duration::millis(1);
 // The tap queue is shared by the connections sending from the guest: each
 // one's window is capped by its share, counted over this period (a frame
 // queue of N frames and K senders: N / K frames each, at least the floor).
-inline constexpr Duration kTcpShareTick = Duration::millis(10);
+inline constexpr Duration kTcpShareTick = Duration::millis(2);
 inline constexpr u32 kTcpShareMinFrames = 8;
 inline constexpr u8 kTcpMaxRetrans = 7;
 inline constexpr u16 kTcpMssDefault = 536;
