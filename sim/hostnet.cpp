@@ -666,8 +666,9 @@ Status SimHostNet::set_opt(Sock s, ports::SockOpt opt, int value) noexcept {
       return {};
     case ports::SockOpt::recverr: r->recverr = value != 0; return {};
     case ports::SockOpt::tcp_maxseg:
+      // Linux: TCP_MIN_MSS (88) to MAX_TCP_WINDOW (32767), else EINVAL.
       if (r->type != SockType::tcp) return Err::not_supported;
-      if (value < 88 || value > 65535) return Err::invalid;
+      if (value < 88 || value > 32767) return Err::invalid;
       r->mss = static_cast<u32>(value);
       return {};
     case ports::SockOpt::rcvlowat:

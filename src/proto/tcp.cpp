@@ -694,7 +694,8 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
     (void)host_.set_opt(*s, ports::SockOpt::rcvbuf, kBufSize);
   }
   const u16 guest_mss = clamp_mss(opts.mss.value_or(kTcpMssDefault), !v4);
-  (void)host_.set_opt(*s, ports::SockOpt::tcp_maxseg, guest_mss);
+  // Linux refuses a TCP_MAXSEG above 32767 (MAX_TCP_WINDOW) with EINVAL.
+  if (guest_mss <= kTcpMaxsegMax) (void)host_.set_opt(*s, ports::SockOpt::tcp_maxseg, guest_mss);
   if (fam == ports::Family::v4) {
     if (net_.v4.outbound) (void)host_.bind(*s, SockAddr{InAny::from(*net_.v4.outbound), 0, 0});
     if (!net_.v4.outbound_if.empty()) (void)host_.bind_to_device(*s, net_.v4.outbound_if);
@@ -743,7 +744,8 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
 }
 
 void Tcp::connect_done(FlowIdx i, Flow& f, TcpConn& c, u32 events, Instant now) noexcept {
-  Err e = host_.take_error(c.sock);
+  // Writable without an error or a hang-up: connected (no SO_ERROR to ask).
+  Err e = (events & (ev::err | ev::hup)) != 0 ? host_.take_error(c.sock) : Err::none;
   if (e == Err::none && (events & ev::out) == 0) e = Err::conn_refused;  // hang-up, no error
   if (e != Err::none) {
     LOG_DEBUG("TCP: connect failed: %s", err_name(e));

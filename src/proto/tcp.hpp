@@ -71,6 +71,8 @@ inline constexpr Duration kTcpKick = Duration::millis(1);
 // queue of N frames and K senders: N / K frames each, at least the floor).
 inline constexpr Duration kTcpShareTick = Duration::millis(2);
 inline constexpr u32 kTcpShareMinFrames = 8;
+// The largest TCP_MAXSEG Linux accepts.
+inline constexpr u16 kTcpMaxsegMax = 32767;
 inline constexpr u8 kTcpMaxRetrans = 7;
 inline constexpr u16 kTcpMssDefault = 536;
 inline constexpr u16 kTcpMss4Max = 65492;
