@@ -8,8 +8,10 @@
 #  * the process is alive, still sandboxed (Seccomp 2), and exits 0 on
 #    SIGTERM (134 would be the allocation guard, 159 the seccomp filter);
 #  * its memory did not grow: the list of mappings (/proc/PID/maps: address
-#    ranges, so the heap and every mmap; brk and mmap are forbidden anyway)
-#    is identical before and after, the main thread's stack included
+#    ranges, so the heap and every mmap; brk and mmap are forbidden anyway,
+#    except in sanitizer builds, where there is no allocation guard and
+#    this comparison is what would see ASan's allocator map memory for
+#    allocations on the data path) is identical before and after, the main thread's stack included
 #    (lock_down() grows it once to its final size); VmRSS may
 #    rise while preallocated tables are touched for the first time (the flow
 #    index: random 4-tuples hash to random buckets), and must stay within

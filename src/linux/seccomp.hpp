@@ -29,7 +29,10 @@
 //    allocation after it aborts (docs/security.md, "No allocation").
 //  * Sanitizer builds (ASan, UBSan, libFuzzer instrumentation) add what the
 //    runtimes need to run and to report (mmap family, signals, futex...):
-//    kSanitizerBuild, kRules entries marked sanitizer-only.
+//    kSanitizerBuild, kRules entries marked sanitizer-only.  UBSan's vptr
+//    check probes a vtable the first time it meets a (dynamic type, static
+//    type) pair by writing it into a pipe (the runtime's
+//    IsAccessibleMemoryRange): pipe2, pasta's anyway, is passt's too there.
 //  * lock_down() order: pasta's NetnsThread, the main thread's last
 //    capabilities dropped, PR_SET_DUMPABLE 0 (no ptrace by our own user, no
 //    core, /proc/PID/* owned by root), PR_SET_NO_NEW_PRIVS, mallopt() so that
@@ -68,6 +71,7 @@ enum : u8 {
   kPasta = 2,
   kBoth = kPasst | kPasta,
   kSanitizer = 4,  // only in sanitizer builds (with kBoth)
+  kSanitizerToo = 8,  // the modes given, and every mode in sanitizer builds
 };
 
 // How the arguments are narrowed.
