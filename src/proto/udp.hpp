@@ -83,12 +83,21 @@ namespace passt::proto {
 inline constexpr Duration kUdpIdleTimeout = Duration::seconds(180);  // UDP_CONN_TIMEOUT
 // Largest datagram either family can carry (IPv6 without jumbograms).
 inline constexpr std::size_t kUdpMaxDgram = 65535 - 8;
+// Requested socket buffer size (upstream requests INT_MAX / 2 for TCP
+// sockets; the kernel caps it).
+inline constexpr int kUdpSockBufDefault = 1 << 30;
 
 struct UdpOptions {
   u32 recv_batch = 32;          // datagrams per recv_batch (upstream UDP_MAX_FRAMES)
   u32 max_batch_dgrams = 1024;  // guest datagrams collected per tap batch
   u32 max_batch_flows = 128;    // flows per tap batch (passt's TAP_SEQS)
   bool ipv4_checksum = false;   // upstream sends IPv4 UDP checksum 0 ("none")
+  // SO_RCVBUF and SO_SNDBUF of every UDP socket, listeners and flow
+  // sockets (the kernel caps the request at net.core.rmem_max / wmem_max
+  // and doubles it); 0 leaves the kernel's default.  A datagram that
+  // arrives at a full queue is lost, and the default (208 KiB) holds three
+  // 64 KiB datagrams: a few milliseconds without the CPU lose the rest.
+  int sock_buf = kUdpSockBufDefault;
   Duration idle_timeout = kUdpIdleTimeout;
 };
 
@@ -204,6 +213,21 @@ class Udp {
   // the other side.
   void forward(core::Flow& f, unsigned from, u32 first, u32 n, Instant now) noexcept;
   void to_tap(const core::Flow& f, unsigned tap_side, Bytes payload) noexcept;
+  // Headers of a frame to the guest on `tap_side` around the `plen`-byte
+  // payload already behind them in `b`; the frame's length, or 0 (dropped:
+  // larger than the MTU allows).
+  std::size_t write_frame(const core::Flow& f, unsigned tap_side, MutBytes b, std::size_t plen) noexcept;
+  // Datagram k, received into tap_bufs_[k] behind recv_hdr_ bytes, as a frame.
+  std::size_t frame_in_place(const core::Flow& f, unsigned tap_side, u32 k) noexcept;
+  // Receive slots for one read: inside TapOut frames behind `hdr` bytes of
+  // headers (datagrams expected to go to the guest), else (hdr 0, or no
+  // room) in the scratch area.  Returns the slot count.  finish_recv()
+  // commits the frames that were filled (frame_lens_) after the read.
+  u32 prepare_recv(std::size_t hdr) noexcept;
+  void finish_recv(u32 n) noexcept;
+  std::size_t max_l3() const noexcept;
+  std::size_t frame_cap() const noexcept;
+  void size_buffers(ports::Sock s) noexcept;
   void send_all(ports::Sock s, std::span<ports::SendSlot> msgs, u64* ok, u64* bytes) noexcept;
   void process_group(const Group& g, Instant now) noexcept;
 
@@ -227,6 +251,11 @@ class Udp {
   u8* scratch_ = nullptr;
   ports::RecvSlot* rslots_ = nullptr;
   u32* slot_flow_ = nullptr;  // packed FlowSidx of each received datagram (listener reads)
+  // Reads towards the guest land in TapOut frames: the frames, their final
+  // lengths (0: not a frame), the header length the payloads were put behind.
+  MutBytes* tap_bufs_ = nullptr;
+  std::size_t* frame_lens_ = nullptr;
+  std::size_t recv_hdr_ = 0;
 
   // Guest datagrams of the current tap batch.
   Pending* pend_ = nullptr;
