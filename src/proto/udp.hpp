@@ -51,7 +51,10 @@
 // batch of tap frames and sent with one send_batch (sendmmsg) per flow at
 // tap_batch_end(); a readable socket is read with one recv_batch (recvmmsg)
 // of up to `recv_batch` datagrams, and what goes to the guest is queued in
-// the TapOut and written with the batch's other frames at flush().
+// the TapOut and written with the batch's other frames at flush().  Reads
+// expected to go to the guest land directly in TapOut frames, behind room
+// for the headers (no payload copy; see prepare_recv()).  Every socket
+// asks for large kernel buffers (UdpOptions::sock_buf).
 //
 // Limits: the flow table (a datagram that would need a new flow when it is
 // full is dropped), the listener table (sized by open_listeners() from the
