@@ -623,10 +623,12 @@ std::size_t Udp::max_l3() const noexcept {
   return net_.mtu != 0 && net_.mtu < 65535 ? net_.mtu : 65535;
 }
 
-std::size_t Udp::frame_cap() const noexcept {
+std::size_t Udp::frame_cap(bool any_size) const noexcept {
   // Room for the largest datagram the MTU allows behind either header
-  // length, plus one byte: a longer datagram shows as one (too big).
-  return wire::kEthHeaderLen + max_l3() + (kTapHdr6 - kTapHdr4) + 1;
+  // length, plus one byte: a longer datagram shows as one (too big).  A
+  // read whose datagrams may also go socket to socket (a -u listener in
+  // pasta) must not truncate those: room for any datagram.
+  return wire::kEthHeaderLen + (any_size ? 65535 : max_l3()) + (kTapHdr6 - kTapHdr4) + 1;
 }
 
 void Udp::size_buffers(Sock s) noexcept {
@@ -719,10 +721,10 @@ std::size_t Udp::frame_in_place(const Flow& f, unsigned tap_side, u32 k) noexcep
   return write_frame(f, tap_side, frame, plen);
 }
 
-u32 Udp::prepare_recv(std::size_t hdr) noexcept {
+u32 Udp::prepare_recv(std::size_t hdr, bool any_size) noexcept {
   recv_hdr_ = 0;
   if (hdr != 0 && out_.connected()) {
-    const std::size_t n = out_.reserve_many(frame_cap(), std::span<MutBytes>(tap_bufs_, opt_.recv_batch));
+    const std::size_t n = out_.reserve_many(frame_cap(any_size), std::span<MutBytes>(tap_bufs_, opt_.recv_batch));
     if (n > 0) {
       for (std::size_t k = 0; k < n; k++) {
         rslots_[k] = ports::RecvSlot{tap_bufs_[k].subspan(hdr), 0, {}};
@@ -873,7 +875,7 @@ void Udp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
   if ((events & ev::in) == 0) return;
   // To the guest: straight into the frames (no copy).
   const unsigned to = 1u - s.side;
-  const u32 nslots = prepare_recv(f.pif[to] == Pif::tap ? tap_hdr_len(!f.side[to].eaddr.is_v4()) : 0);
+  const u32 nslots = prepare_recv(f.pif[to] == Pif::tap ? tap_hdr_len(!f.side[to].eaddr.is_v4()) : 0, false);
   auto r = host_.recv_batch(sock, std::span<ports::RecvSlot>(rslots_, nslots));
   if (!r) {
     finish_recv(0);
@@ -917,7 +919,9 @@ void Udp::listen_event(u32 li, u32 events, Instant now) noexcept {
     }
   }
   if ((events & ev::in) == 0) return;
-  const u32 nslots = prepare_recv(slots_[li].tap_hdr);
+  // In pasta, loopback senders are spliced: their datagrams must fit whole.
+  const bool splice = cfg_.mode == core::Mode::pasta && !cfg_.no_splice;
+  const u32 nslots = prepare_recv(slots_[li].tap_hdr, splice);
   auto r = host_.recv_batch(sock, std::span<ports::RecvSlot>(rslots_, nslots));
   if (!r) {
     finish_recv(0);

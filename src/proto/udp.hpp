@@ -226,10 +226,12 @@ class Udp {
   // headers (datagrams expected to go to the guest), else (hdr 0, or no
   // room) in the scratch area.  Returns the slot count.  finish_recv()
   // commits the frames that were filled (frame_lens_) after the read.
-  u32 prepare_recv(std::size_t hdr) noexcept;
+  // `any_size`: room for any datagram, not only what the MTU allows (the
+  // read may also carry datagrams that go socket to socket).
+  u32 prepare_recv(std::size_t hdr, bool any_size) noexcept;
   void finish_recv(u32 n) noexcept;
   std::size_t max_l3() const noexcept;
-  std::size_t frame_cap() const noexcept;
+  std::size_t frame_cap(bool any_size) const noexcept;
   void size_buffers(ports::Sock s) noexcept;
   void send_all(ports::Sock s, std::span<ports::SendSlot> msgs, u64* ok, u64* bytes) noexcept;
   void process_group(const Group& g, Instant now) noexcept;

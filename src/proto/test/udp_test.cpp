@@ -814,6 +814,30 @@ TEST(UdpInPlace, MixedFamiliesAndSplicedDatagramsInOneRead) {
   EXPECT_EQ(std::vector<u8>(fr[0].payload.begin(), fr[0].payload.end()), a);
 }
 
+TEST(UdpInPlace, SplicedDatagramsLargerThanTheMtuArriveWhole) {
+  // A pasta -u listener read lands in frames (its last datagram went to the
+  // guest), but a loopback sender's datagram is spliced: the guest's MTU
+  // must not cut it (sim seed 27 of the udp scenario).
+  Rig r;
+  r.cfg.mode = core::Mode::pasta;
+  r.net.mtu = 1500;
+  r.rule(r.cfg.fwd_in.udp, 'u', 5000, 5000);
+  auto u = r.make();
+  ASSERT_TRUE(u->open_listeners(core::fwd_maps_from(r.cfg)));
+  r.guest.addr4_seen = kGuest4;
+  const auto big = pattern(16000, 9);
+  r.incoming.push_back({SockAddr{v4(kRemote4), 6000, 0}, pattern(1472, 1)});
+  r.incoming.push_back({SockAddr{v4(Ipv4Addr::loopback()), 6001, 0}, big});
+  r.incoming.push_back({SockAddr{v4(kRemote4), 6000, 0}, pattern(1473, 2)});  // too big for the guest
+  u->listen_event(first_listener(*u), ports::ev::in, Instant::from_nanos(1000));
+  ASSERT_EQ(r.batches.size(), 1u);
+  EXPECT_EQ(r.batches[0].payloads[0], big);
+  auto fr = r.guest_frames();
+  ASSERT_EQ(fr.size(), 1u);
+  EXPECT_EQ(r.tap.sent[0].size(), 1514u);
+  EXPECT_EQ(u->stats().dropped_too_big, 1u);
+}
+
 TEST(UdpInPlace, ReadsWithFramesAlreadyQueued) {
   Rig r;
   auto u = r.make();
