@@ -371,7 +371,9 @@ int run(Runtime& rt, int, char**) {
   }
   proto::TcpOptions tcp_opt;
   tcp_opt.frames_per_peek = pasta ? 1 : 128;  // upstream: one frame per peek in pasta
-  engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, engine::Sizing{}, tcp_opt);
+  engine::Sizing sizing;
+  sizing.verify_l4_checksums = !pasta;  // pasta's tap: frames of the namespace's kernel (engine.hpp)
+  engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, sizing, tcp_opt);
   // pasta "auto" forwarding reads the bound ports of both namespaces.
   std::optional<os::ProcNetScanner> port_scan;
   if (pasta && core::fwd_auto_any(cfg)) {

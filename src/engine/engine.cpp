@@ -210,7 +210,7 @@ void Engine::handle_frame(Bytes frame, Instant now) noexcept {
     return;
   }
   const wire::Frame& f = *pf;
-  if (!wire::frame_checksums_ok(f)) {
+  if (sizing_.verify_l4_checksums ? !wire::frame_checksums_ok(f) : (f.ip4 && !f.ip4->checksum_ok())) {
     stats_.frames_bad_csum++;
     return;
   }

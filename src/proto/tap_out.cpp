@@ -83,6 +83,7 @@ void TapOut::commit_many(std::span<const std::size_t> lens, std::span<const u64>
   const std::size_t start = used_;
   for (std::size_t i = 0; i < lens.size(); i++) {
     PASST_CHECK(lens[i] <= reserved_);
+    if (lens[i] == 0) continue;
     tags_[nframes_] = tags.empty() ? 0 : tags[i];
     frames_[nframes_++] = Bytes(arena_ + start + i * stride_, lens[i]);
     used_ = start + i * stride_ + lens[i];

@@ -67,7 +67,7 @@ class TapOut {
   std::size_t reserve_many(std::size_t len, std::span<MutBytes> bufs) noexcept;
   // Commits the first lens.size() reserved buffers, in order, with those
   // lengths and tags (tags may be empty: untagged); the others are
-  // abandoned.
+  // abandoned.  A length of 0 skips its buffer (no frame).
   void commit_many(std::span<const std::size_t> lens, std::span<const u64> tags) noexcept;
 
   void set_drop_observer(TapDropObserver* o) noexcept { observer_ = o; }

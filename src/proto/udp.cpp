@@ -29,6 +29,10 @@ constexpr u32 kNone = ~0u;
 // One receive slot holds any datagram (the largest UDP payload is 65527
 // bytes), so recv_batch never truncates.
 constexpr std::size_t kScratchSlot = 65536;
+// Ethernet + IP + UDP headers in front of a payload to the guest.
+constexpr std::size_t kTapHdr4 = wire::kEthHeaderLen + wire::kIpv4HeaderLen + wire::kUdpHeaderLen;
+constexpr std::size_t kTapHdr6 = wire::kEthHeaderLen + wire::kIpv6HeaderLen + wire::kUdpHeaderLen;
+constexpr std::size_t tap_hdr_len(bool v6) noexcept { return v6 ? kTapHdr6 : kTapHdr4; }
 constexpr std::size_t kAutoSlots = 2u * 65536u;  // per automatic direction: IPv4, IPv6 per port
 
 enum ListenerState : u8 { kFree = 0, kOpen = 1, kLingering = 2 };
@@ -69,6 +73,7 @@ struct Udp::Listener {
   Pif pif = Pif::none;  // host (-u) or splice (-U)
   u8 state = kFree;
   u8 dual = 0;     // a dual-stack socket (IPv6 slot, covers IPv4)
+  u8 tap_hdr = 0;  // header length of its last datagram to the guest, 0: not to the guest
 };
 
 struct Udp::Pending {
@@ -104,6 +109,8 @@ Udp::Udp(const core::Config& cfg, const core::NetInfo& net, ports::HostNet& host
   PASST_CHECK(scratch_ != nullptr);
   rslots_ = alloc_array<ports::RecvSlot>(opt_.recv_batch);
   slot_flow_ = alloc_array<u32>(opt_.recv_batch);
+  tap_bufs_ = alloc_array<MutBytes>(opt_.recv_batch);
+  frame_lens_ = alloc_array<std::size_t>(opt_.recv_batch);
   pend_ = alloc_array<Pending>(opt_.max_batch_dgrams);
   groups_ = alloc_array<Group>(opt_.max_batch_flows);
   nmsgs_cap_ = opt_.max_batch_dgrams > opt_.recv_batch ? opt_.max_batch_dgrams : opt_.recv_batch;
@@ -116,6 +123,8 @@ Udp::~Udp() {
   std::free(scratch_);
   std::free(rslots_);
   std::free(slot_flow_);
+  std::free(tap_bufs_);
+  std::free(frame_lens_);
   std::free(pend_);
   std::free(groups_);
   std::free(msgs_);
@@ -157,6 +166,7 @@ Result<Sock> Udp::listen_on(u32 slot, Dir dir, Family fam, const InAny& addr, bo
   Status st;
   (void)host_.set_opt(*s, ports::SockOpt::reuseaddr, 1);
   (void)host_.set_opt(*s, ports::SockOpt::recverr, 1);
+  size_buffers(*s);
   if (fam == Family::v6) st = host_.set_opt(*s, ports::SockOpt::v6only, v6only ? 1 : 0);
   // --freebind is for the -t/-u sockets; a failure to set it shows as a
   // bind() failure where it matters.
@@ -176,6 +186,8 @@ Result<Sock> Udp::listen_on(u32 slot, Dir dir, Family fam, const InAny& addr, bo
   l.pif = dir == kIn ? Pif::host : Pif::splice;
   l.state = kOpen;
   l.dual = (fam == Family::v6 && !v6only && addr.is_unspecified()) ? 1 : 0;
+  // -u: most senders reach the guest; a first guess, corrected by traffic.
+  if (dir == kIn) l.tap_hdr = static_cast<u8>(tap_hdr_len(fam == Family::v6 && !l.dual));
   nopen_++;
   stats_.listeners = nopen_;
   return *s;
@@ -420,6 +432,7 @@ Result<Sock> Udp::flow_socket(ports::Netns ns, Family fam, const SockAddr& bind_
   // Several flows may share a local port (one guest port, many peers).
   (void)host_.set_opt(*s, ports::SockOpt::reuseaddr, 1);
   (void)host_.set_opt(*s, ports::SockOpt::recverr, 1);
+  size_buffers(*s);
   if (fam == Family::v6) st = host_.set_opt(*s, ports::SockOpt::v6only, 1);
   if (st && !ifname.empty()) st = host_.bind_to_device(*s, ifname);
   if (st) st = host_.bind(*s, bind_to);
@@ -606,31 +619,43 @@ void Udp::timer(FlowIdx i, Instant now) noexcept {
 
 // --- data ------------------------------------------------------------------------------
 
-void Udp::to_tap(const Flow& f, unsigned tap_side, Bytes payload) noexcept {
+std::size_t Udp::max_l3() const noexcept {
+  return net_.mtu != 0 && net_.mtu < 65535 ? net_.mtu : 65535;
+}
+
+std::size_t Udp::frame_cap(bool any_size) const noexcept {
+  // Room for the largest datagram the MTU allows behind either header
+  // length, plus one byte: a longer datagram shows as one (too big).  A
+  // read whose datagrams may also go socket to socket (a -u listener in
+  // pasta) must not truncate those: room for any datagram.
+  return wire::kEthHeaderLen + (any_size ? 65535 : max_l3()) + (kTapHdr6 - kTapHdr4) + 1;
+}
+
+void Udp::size_buffers(Sock s) noexcept {
+  if (opt_.sock_buf <= 0) return;
+  (void)host_.set_opt(s, ports::SockOpt::rcvbuf, opt_.sock_buf);
+  (void)host_.set_opt(s, ports::SockOpt::sndbuf, opt_.sock_buf);
+}
+
+std::size_t Udp::write_frame(const Flow& f, unsigned tap_side, MutBytes b, std::size_t plen) noexcept {
   const FlowSide& s = f.side[tap_side];
   const bool v6 = !s.eaddr.is_v4();
-  const std::size_t ip_len = v6 ? wire::kIpv6HeaderLen : wire::kIpv4HeaderLen;
-  const std::size_t l3_len = ip_len + wire::kUdpHeaderLen + payload.size();
-  const std::size_t max_l3 = net_.mtu != 0 ? net_.mtu : 65535;
-  if (l3_len > max_l3 || wire::kUdpHeaderLen + payload.size() > 65535 || (!v6 && l3_len > 65535)) {
+  const std::size_t hdr = tap_hdr_len(v6);
+  const std::size_t ip_len = hdr - wire::kEthHeaderLen - wire::kUdpHeaderLen;
+  const std::size_t l3_len = ip_len + wire::kUdpHeaderLen + plen;
+  if (l3_len > max_l3() || hdr + plen > b.size()) {
     stats_.dropped_too_big++;
-    return;
+    return 0;
   }
-  const std::size_t len = wire::kEthHeaderLen + l3_len;
-  MutBytes b = out_.reserve(len);
-  if (b.size() < len) {
-    out_.abandon();
-    stats_.dropped_too_big++;
-    return;
-  }
+  const std::size_t len = hdr + plen;
+  b = b.first(len);
   const std::size_t l4 = wire::kEthHeaderLen + ip_len;
-  if (!payload.empty()) std::memcpy(b.data() + l4 + wire::kUdpHeaderLen, payload.data(), payload.size());
   wire::EthernetRepr eth{guest_.mac, net_.our_mac, v6 ? wire::ethertype::ipv6 : wire::ethertype::ipv4};
   (void)eth.emit(b);
   wire::UdpRepr u;
   u.src_port = s.oport;
   u.dst_port = s.eport;
-  u.payload_len = payload.size();
+  u.payload_len = plen;
   const u16 l4len = static_cast<u16>(u.length());
   if (!v6) {
     wire::Ipv4Repr ip;
@@ -654,9 +679,71 @@ void Udp::to_tap(const Flow& f, unsigned tap_side, Bytes payload) noexcept {
     (void)ip.emit(b.subspan(wire::kEthHeaderLen));
     (void)u.emit(b.subspan(l4), ip.src, ip.dst);
   }
-  out_.commit(len);
   stats_.dgrams_to_tap++;
-  stats_.bytes_to_tap += payload.size();
+  stats_.bytes_to_tap += plen;
+  return len;
+}
+
+void Udp::to_tap(const Flow& f, unsigned tap_side, Bytes payload) noexcept {
+  const std::size_t hdr = tap_hdr_len(!f.side[tap_side].eaddr.is_v4());
+  const std::size_t len = hdr + payload.size();
+  if (len > wire::kEthHeaderLen + max_l3()) {
+    stats_.dropped_too_big++;
+    return;
+  }
+  MutBytes b = out_.reserve(len);
+  if (b.size() < len) {
+    out_.abandon();
+    stats_.dropped_too_big++;
+    return;
+  }
+  if (!payload.empty()) std::memcpy(b.data() + hdr, payload.data(), payload.size());
+  if (write_frame(f, tap_side, b, payload.size()) == 0) {
+    out_.abandon();
+    return;
+  }
+  out_.commit(len);
+}
+
+std::size_t Udp::frame_in_place(const Flow& f, unsigned tap_side, u32 k) noexcept {
+  const std::size_t hdr = tap_hdr_len(!f.side[tap_side].eaddr.is_v4());
+  const MutBytes frame = tap_bufs_[k];
+  const std::size_t plen = rslots_[k].len;
+  if (hdr != recv_hdr_) {
+    // The other family's header length: move the payload (rare: the guess
+    // follows the traffic).
+    if (hdr + plen > frame.size()) {
+      stats_.dropped_too_big++;
+      return 0;
+    }
+    if (plen > 0) std::memmove(frame.data() + hdr, frame.data() + recv_hdr_, plen);
+  }
+  return write_frame(f, tap_side, frame, plen);
+}
+
+u32 Udp::prepare_recv(std::size_t hdr, bool any_size) noexcept {
+  recv_hdr_ = 0;
+  if (hdr != 0 && out_.connected()) {
+    const std::size_t n = out_.reserve_many(frame_cap(any_size), std::span<MutBytes>(tap_bufs_, opt_.recv_batch));
+    if (n > 0) {
+      for (std::size_t k = 0; k < n; k++) {
+        rslots_[k] = ports::RecvSlot{tap_bufs_[k].subspan(hdr), 0, {}};
+        frame_lens_[k] = 0;
+      }
+      recv_hdr_ = hdr;
+      return static_cast<u32>(n);
+    }
+  }
+  for (u32 k = 0; k < opt_.recv_batch; k++)
+    rslots_[k] = ports::RecvSlot{MutBytes(scratch_ + static_cast<std::size_t>(k) * kScratchSlot, kScratchSlot), 0, {}};
+  return opt_.recv_batch;
+}
+
+void Udp::finish_recv(u32 n) noexcept {
+  if (recv_hdr_ == 0) return;
+  recv_hdr_ = 0;
+  // Frames of datagrams that did not go to the guest have length 0: skipped.
+  out_.commit_many(std::span<const std::size_t>(frame_lens_, n), {});
 }
 
 void Udp::send_all(Sock s, std::span<ports::SendSlot> msgs, u64* ok, u64* bytes) noexcept {
@@ -688,7 +775,10 @@ void Udp::forward(Flow& f, unsigned from, u32 first, u32 n, Instant now) noexcep
   const unsigned to = 1 - from;
   u.ts = now;
   if (f.pif[to] == Pif::tap) {
-    for (u32 k = first; k < first + n; k++) to_tap(f, to, Bytes(rslots_[k].buf.data(), rslots_[k].len));
+    if (recv_hdr_ != 0)
+      for (u32 k = first; k < first + n; k++) frame_lens_[k] = frame_in_place(f, to, k);
+    else
+      for (u32 k = first; k < first + n; k++) to_tap(f, to, Bytes(rslots_[k].buf.data(), rslots_[k].len));
     return;
   }
   if (!u.sock[to].valid()) return;
@@ -783,10 +873,12 @@ void Udp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
     }
   }
   if ((events & ev::in) == 0) return;
-  for (u32 k = 0; k < opt_.recv_batch; k++)
-    rslots_[k] = ports::RecvSlot{MutBytes(scratch_ + static_cast<std::size_t>(k) * kScratchSlot, kScratchSlot), 0, {}};
-  auto r = host_.recv_batch(sock, std::span<ports::RecvSlot>(rslots_, opt_.recv_batch));
+  // To the guest: straight into the frames (no copy).
+  const unsigned to = 1u - s.side;
+  const u32 nslots = prepare_recv(f.pif[to] == Pif::tap ? tap_hdr_len(!f.side[to].eaddr.is_v4()) : 0, false);
+  auto r = host_.recv_batch(sock, std::span<ports::RecvSlot>(rslots_, nslots));
   if (!r) {
+    finish_recv(0);
     if (r.err() != Err::again) {
       stats_.sock_errors++;
       LOG_DEBUG("UDP flow %u: receive: %s", s.flow, err_name(r.err()));
@@ -796,20 +888,24 @@ void Udp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
   // The socket is connected: anything else came in between its bind() and
   // connect() (upstream discards those too).
   const FlowSide& side = f.side[s.side];
-  u32 m = 0;
-  for (u32 k = 0; k < *r; k++) {
-    if (rslots_[k].peer.addr != side.eaddr || rslots_[k].peer.port != side.eport) {
+  // Runs of datagrams from the peer are forwarded in place (a receive slot
+  // may be a TapOut frame: no reordering).
+  const u32 n = static_cast<u32>(*r);
+  auto stray = [&](u32 k) noexcept {
+    return rslots_[k].peer.addr != side.eaddr || rslots_[k].peer.port != side.eport;
+  };
+  for (u32 k = 0; k < n;) {
+    if (stray(k)) {
       stats_.dropped_stray++;
+      k++;
       continue;
     }
-    if (m != k) {
-      const ports::RecvSlot tmp = rslots_[m];
-      rslots_[m] = rslots_[k];
-      rslots_[k] = tmp;
-    }
-    m++;
+    u32 j = k + 1;
+    while (j < n && !stray(j)) j++;
+    forward(f, s.side, k, j - k, now);
+    k = j;
   }
-  if (m > 0) forward(f, s.side, 0, m, now);
+  finish_recv(n);
 }
 
 void Udp::listen_event(u32 li, u32 events, Instant now) noexcept {
@@ -823,10 +919,12 @@ void Udp::listen_event(u32 li, u32 events, Instant now) noexcept {
     }
   }
   if ((events & ev::in) == 0) return;
-  for (u32 k = 0; k < opt_.recv_batch; k++)
-    rslots_[k] = ports::RecvSlot{MutBytes(scratch_ + static_cast<std::size_t>(k) * kScratchSlot, kScratchSlot), 0, {}};
-  auto r = host_.recv_batch(sock, std::span<ports::RecvSlot>(rslots_, opt_.recv_batch));
+  // In pasta, loopback senders are spliced: their datagrams must fit whole.
+  const bool splice = cfg_.mode == core::Mode::pasta && !cfg_.no_splice;
+  const u32 nslots = prepare_recv(slots_[li].tap_hdr, splice);
+  auto r = host_.recv_batch(sock, std::span<ports::RecvSlot>(rslots_, nslots));
   if (!r) {
+    finish_recv(0);
     if (r.err() != Err::again) {
       stats_.sock_errors++;
       LOG_DEBUG("UDP: listener on port %u: receive: %s", slots_[li].port, err_name(r.err()));
@@ -857,9 +955,14 @@ void Udp::listen_event(u32 li, u32 events, Instant now) noexcept {
     u32 j = k + 1;
     while (j < n && slot_flow_[j] == slot_flow_[k]) j++;
     const FlowSidx s = FlowSidx::unpack(slot_flow_[k]);
+    const Flow& f = flows_.at(s.idx());
+    const unsigned to = 1u - s.side;
+    // The next read guesses this run's header length (0: not to the guest).
+    slots_[li].tap_hdr = f.pif[to] == Pif::tap ? static_cast<u8>(tap_hdr_len(!f.side[to].eaddr.is_v4())) : 0;
     forward(flows_.at(s.idx()), s.side, k, j - k, now);
     k = j;
   }
+  finish_recv(n);
 }
 
 }  // namespace passt::proto

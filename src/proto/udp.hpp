@@ -51,7 +51,10 @@
 // batch of tap frames and sent with one send_batch (sendmmsg) per flow at
 // tap_batch_end(); a readable socket is read with one recv_batch (recvmmsg)
 // of up to `recv_batch` datagrams, and what goes to the guest is queued in
-// the TapOut and written with the batch's other frames at flush().
+// the TapOut and written with the batch's other frames at flush().  Reads
+// expected to go to the guest land directly in TapOut frames, behind room
+// for the headers (no payload copy; see prepare_recv()).  Every socket
+// asks for large kernel buffers (UdpOptions::sock_buf).
 //
 // Limits: the flow table (a datagram that would need a new flow when it is
 // full is dropped), the listener table (sized by open_listeners() from the
@@ -83,12 +86,21 @@ namespace passt::proto {
 inline constexpr Duration kUdpIdleTimeout = Duration::seconds(180);  // UDP_CONN_TIMEOUT
 // Largest datagram either family can carry (IPv6 without jumbograms).
 inline constexpr std::size_t kUdpMaxDgram = 65535 - 8;
+// Requested socket buffer size (upstream requests INT_MAX / 2 for TCP
+// sockets; the kernel caps it).
+inline constexpr int kUdpSockBufDefault = 1 << 30;
 
 struct UdpOptions {
   u32 recv_batch = 32;          // datagrams per recv_batch (upstream UDP_MAX_FRAMES)
   u32 max_batch_dgrams = 1024;  // guest datagrams collected per tap batch
   u32 max_batch_flows = 128;    // flows per tap batch (passt's TAP_SEQS)
   bool ipv4_checksum = false;   // upstream sends IPv4 UDP checksum 0 ("none")
+  // SO_RCVBUF and SO_SNDBUF of every UDP socket, listeners and flow
+  // sockets (the kernel caps the request at net.core.rmem_max / wmem_max
+  // and doubles it); 0 leaves the kernel's default.  A datagram that
+  // arrives at a full queue is lost, and the default (208 KiB) holds three
+  // 64 KiB datagrams: a few milliseconds without the CPU lose the rest.
+  int sock_buf = kUdpSockBufDefault;
   Duration idle_timeout = kUdpIdleTimeout;
 };
 
@@ -204,6 +216,23 @@ class Udp {
   // the other side.
   void forward(core::Flow& f, unsigned from, u32 first, u32 n, Instant now) noexcept;
   void to_tap(const core::Flow& f, unsigned tap_side, Bytes payload) noexcept;
+  // Headers of a frame to the guest on `tap_side` around the `plen`-byte
+  // payload already behind them in `b`; the frame's length, or 0 (dropped:
+  // larger than the MTU allows).
+  std::size_t write_frame(const core::Flow& f, unsigned tap_side, MutBytes b, std::size_t plen) noexcept;
+  // Datagram k, received into tap_bufs_[k] behind recv_hdr_ bytes, as a frame.
+  std::size_t frame_in_place(const core::Flow& f, unsigned tap_side, u32 k) noexcept;
+  // Receive slots for one read: inside TapOut frames behind `hdr` bytes of
+  // headers (datagrams expected to go to the guest), else (hdr 0, or no
+  // room) in the scratch area.  Returns the slot count.  finish_recv()
+  // commits the frames that were filled (frame_lens_) after the read.
+  // `any_size`: room for any datagram, not only what the MTU allows (the
+  // read may also carry datagrams that go socket to socket).
+  u32 prepare_recv(std::size_t hdr, bool any_size) noexcept;
+  void finish_recv(u32 n) noexcept;
+  std::size_t max_l3() const noexcept;
+  std::size_t frame_cap(bool any_size) const noexcept;
+  void size_buffers(ports::Sock s) noexcept;
   void send_all(ports::Sock s, std::span<ports::SendSlot> msgs, u64* ok, u64* bytes) noexcept;
   void process_group(const Group& g, Instant now) noexcept;
 
@@ -227,6 +256,11 @@ class Udp {
   u8* scratch_ = nullptr;
   ports::RecvSlot* rslots_ = nullptr;
   u32* slot_flow_ = nullptr;  // packed FlowSidx of each received datagram (listener reads)
+  // Reads towards the guest land in TapOut frames: the frames, their final
+  // lengths (0: not a frame), the header length the payloads were put behind.
+  MutBytes* tap_bufs_ = nullptr;
+  std::size_t* frame_lens_ = nullptr;
+  std::size_t recv_hdr_ = 0;
 
   // Guest datagrams of the current tap batch.
   Pending* pend_ = nullptr;
