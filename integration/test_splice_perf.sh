@@ -9,7 +9,7 @@
 # transfer does not work at all.  Skipped for a Debug build unless
 # SPLICE_PERF=1 (build/release is the one to measure).
 #
-#   integration/test_splice_perf.sh build/release   # SPLICE_PERF_SECS=2 SPLICE_PERF_ROUNDS=5
+#   integration/test_splice_perf.sh build/release   # SPLICE_PERF_SECS=2 SPLICE_PERF_ROUNDS=3
 . "$(dirname "$0")/lib/common.sh"
 enter_outer_ns "$@"
 . "$IT_DIR/lib/passt.sh"
@@ -20,7 +20,7 @@ if grep -q '^CMAKE_BUILD_TYPE:STRING=Debug' "$BUILD/CMakeCache.txt" 2>/dev/null 
 fi
 
 SECS=${SPLICE_PERF_SECS:-2}
-ROUNDS=${SPLICE_PERF_ROUNDS:-5}
+ROUNDS=${SPLICE_PERF_ROUNDS:-3}
 DEBIAN=0
 if [ -x /usr/bin/pasta ] && [ "$(readlink -f "$PASTA_BIN")" != "$(readlink -f /usr/bin/pasta)" ]; then
   DEBIAN=1
