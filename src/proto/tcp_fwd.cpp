@@ -1,4 +1,5 @@
 #include "proto/tcp_fwd.hpp"
+#include "proto/fwd_rule.hpp"
 
 #include <cstdlib>
 #include <new>
@@ -139,8 +140,7 @@ void TcpFwd::bind_out(u32 slot4, u32 slot6, u16 port, unsigned* families) noexce
 
 // One -t rule (upstream conf_ports() binding part).
 Status TcpFwd::open_rule(const core::PortBindRule& r) noexcept {
-  std::size_t bound = 0;
-  Err first = Err::none;
+  FwdRuleBinding binding(r);
   for (const core::PortRun& run : r.ports) {
     for (u32 p = run.first; p <= run.last; p++) {
       const u16 port = static_cast<u16>(p);
@@ -159,27 +159,10 @@ Status TcpFwd::open_rule(const core::PortBindRule& r) noexcept {
       } else {
         continue;
       }
-      if (st) {
-        bound++;
-        continue;
-      }
-      if (!r.weak) {
-        LOG_ERR("Failed to bind port %u (%s) for option '-%c %s', exiting", port,
-                core::fwd_error_text(st.err()), r.option, r.spec.c_str());
-        return st.err();
-      }
-      if (first == Err::none) first = st.err();
-      if (st.err() == Err::too_many_files) {
-        LOG_ERR("Can't open enough sockets for port specifier: %s", r.spec.c_str());
-        return st.err();
-      }
+      if (const Err e = binding.port_done(port, st); e != Err::none) return e;
     }
   }
-  if (r.weak && bound == 0) {
-    LOG_ERR("Failed to bind any port for '-%c %s', exiting", r.option, r.spec.c_str());
-    return first != Err::none ? first : Err::addr_not_avail;
-  }
-  return {};
+  return binding.finish();
 }
 
 Status TcpFwd::open_listeners(const core::FwdMaps& maps) noexcept {

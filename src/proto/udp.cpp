@@ -1,4 +1,5 @@
 #include "proto/udp.hpp"
+#include "proto/fwd_rule.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -246,8 +247,7 @@ void Udp::bind_out(u32 slot4, u32 slot6, u16 port, unsigned* families) noexcept 
 
 // One -u rule (upstream conf_ports() binding part), as TCP's.
 Status Udp::open_rule(const core::PortBindRule& r) noexcept {
-  std::size_t bound = 0;
-  Err first = Err::none;
+  FwdRuleBinding binding(r);
   for (const core::PortRun& run : r.ports) {
     for (u32 p = run.first; p <= run.last; p++) {
       const u16 port = static_cast<u16>(p);
@@ -268,27 +268,10 @@ Status Udp::open_rule(const core::PortBindRule& r) noexcept {
       } else {
         continue;
       }
-      if (st) {
-        bound++;
-        continue;
-      }
-      if (!r.weak) {
-        LOG_ERR("Failed to bind port %u (%s) for option '-%c %s', exiting", port,
-                core::fwd_error_text(st.err()), r.option, r.spec.c_str());
-        return st.err();
-      }
-      if (first == Err::none) first = st.err();
-      if (st.err() == Err::too_many_files) {
-        LOG_ERR("Can't open enough sockets for port specifier: %s", r.spec.c_str());
-        return st.err();
-      }
+      if (const Err e = binding.port_done(port, st); e != Err::none) return e;
     }
   }
-  if (r.weak && bound == 0) {
-    LOG_ERR("Failed to bind any port for '-%c %s', exiting", r.option, r.spec.c_str());
-    return first != Err::none ? first : Err::addr_not_avail;
-  }
-  return {};
+  return binding.finish();
 }
 
 Status Udp::open_listeners(const core::FwdMaps& maps) noexcept {
