@@ -32,7 +32,7 @@ need "$QEMU" python3 socat sha256sum timeout ss
 . "$IT_TOOLS/tcp_traffic_lib.sh"
 export GUEST_CACHE
 
-MIB=${TRAFFIC_QEMU_MIB:-20}
+MIB=${TRAFFIC_QEMU_MIB:-100}
 PORT=7401     # guest -> host uploads; PORT+1 downloads; PORT+2, PORT+3: -t
 head -c $((MIB * 1024 * 1024)) /dev/urandom >"$TMP/data"
 WANT=$(sha256sum <"$TMP/data" | cut -d' ' -f1)

@@ -173,7 +173,7 @@ class FrameChecker final : public ports::TapPort, public Checker {
       return;
     }
     proto::MirrorIn in = proto::tcp_mirror_input(*c, info ? &*info : nullptr, syn, syn,
-                                                 q ? &sendq : nullptr, cap);
+                                                 q ? &sendq : nullptr, cap, eng_->tcp().wnd_cap_bytes());
     if (t.has(wire::tcp_flag::ack)) {
       // Built earlier in this event: data written since then moved
       // seq_from_tap and the send queue together; measure from its ACK.

@@ -64,9 +64,10 @@ struct NetInfo {
   bool udp = true;
   bool icmp = true;
 
-  // Frames the tap device queues towards us (pasta: the tap's txqueuelen;
-  // 0: no such queue, e.g. passt's stream socket).  TCP windows offered to
-  // the guest are capped so that one flow cannot overrun it.
+  // Frames of the tap device's queue towards us that TCP windows offered to
+  // the guest may fill together (pasta: a quarter of the tap's txqueuelen;
+  // 0: no such queue, e.g. passt's stream socket): the windows are capped
+  // so that neither one flow nor many together overrun it.
   u32 tap_queue_frames = 0;
 
   // Seconds since 2000-01-01 at start-up: the time in our DHCPv6 DUID-LLT.

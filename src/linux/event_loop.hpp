@@ -49,6 +49,10 @@ class FdHandler {
   virtual void on_fd_event(int fd, u32 events, Instant now, ports::EventSink& sink) noexcept = 0;
 };
 
+// How long the tap adapters' fd may wait behind socket events at most
+// (EventLoop::set_priority).
+inline constexpr Duration kTapMaxWait = Duration::millis(1);
+
 class EventLoop {
  public:
   static constexpr std::size_t kMaxEvents = 64;
@@ -88,6 +92,16 @@ class EventLoop {
   // Removes fd from the set (before the caller closes it).  Events already
   // fetched for it in the current batch are dropped.
   void remove_handler(int fd) noexcept;
+  // Marks a handler's fd (the tap) as one that must not starve.  epoll
+  // hands out ready fds in turn, max_events at a time, so with hundreds of
+  // busy sockets the tap's turn (every frame from the guest, its ACKs
+  // included) comes only after all of them: hundreds of milliseconds with a
+  // slow build, enough for the guest's retransmission timer.  When an
+  // iteration did not serve this fd and it was last served at least `gap`
+  // ago, its handler is called with ev::in after the batch (a spurious call
+  // costs the handler one read that finds nothing).  One fd at a time; a
+  // removed handler's mark goes with it.
+  void set_priority(int fd, Duration gap) noexcept;
 
   // --- running ---------------------------------------------------------------
   // Iterates until stop(), fail() or max_iterations.  Returns the failure
@@ -132,6 +146,9 @@ class EventLoop {
   Err failure_ = Err::none;
   u64 iterations_ = 0;
   std::array<Handler, kMaxHandlers> handlers_{};
+  int prio_fd_ = -1;
+  Duration prio_gap_{};
+  Instant prio_served_{};
 };
 
 }  // namespace passt::os

@@ -94,6 +94,7 @@ Status QemuStream::attach(int fd) noexcept {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return last_err();
   if (Status s = loop_.add_handler(fd, ports::ev::in | ports::ev::rdhup, *this); !s) return s;
+  loop_.set_priority(fd, kTapMaxWait);
   client_ = fd;
   broken_ = false;
   fill_ = 0;
@@ -148,6 +149,7 @@ void QemuStream::on_listener(Instant now, ports::EventSink& sink) noexcept {
       ::close(fd);
       continue;
     }
+    loop_.set_priority(fd, kTapMaxWait);
     client_ = fd;
     broken_ = false;
     fill_ = 0;

@@ -32,6 +32,7 @@ Status TapFd::attach(int fd) noexcept {
   if (!buf_) return Err::invalid;
   if (fd_ >= 0) return Err::is_connected;
   if (Status s = loop_.add_handler(fd, ports::ev::in, *this); !s) return s;
+  loop_.set_priority(fd, kTapMaxWait);
   fd_ = fd;
   failed_ = false;
   reported_down_ = false;

@@ -54,6 +54,9 @@ u32 seg_len(u8 flags, std::size_t payload) noexcept {
          ((flags & tf::fin) != 0 ? 1u : 0u);
 }
 
+// Share epochs run 1..255 (0 marks a connection that never sent).
+u8 epoch_before(u8 e) noexcept { return e == 1 ? u8{255} : static_cast<u8>(e - 1); }
+
 }  // namespace
 
 struct Tcp::Seg {
@@ -363,17 +366,35 @@ void Tcp::share_tick(Instant now) noexcept {
   // built in one event uses the same share (the simulator checks it).
   if (now < next_share_tick_) return;
   next_share_tick_ = now + kTcpShareTick;
-  senders_prev_ = senders_now_;
-  senders_now_ = 0;
-  share_epoch_++;
+  if (now >= next_share_epoch_) {
+    // A whole epoch without events: nobody is a recent sender, and the
+    // epoch number moves on by two so that this one's senders are not
+    // taken for the previous one's.
+    const bool idle = now >= next_share_epoch_ + kTcpShareEpoch;
+    next_share_epoch_ = now + kTcpShareEpoch;
+    senders_prev_ = idle ? 0 : senders_now_;
+    senders_now_ = 0;
+    senders_moved_ = 0;
+    for (int k = idle ? 2 : 1; k > 0; k--)
+      share_epoch_ = share_epoch_ == 255 ? u8{1} : static_cast<u8>(share_epoch_ + 1);
+  }
+  // Senders of either epoch, each once (the previous epoch's that sent
+  // again are in both counts).
+  const u32 prev_only = senders_prev_ > senders_moved_ ? senders_prev_ - senders_moved_ : 0;
+  const u32 senders = senders_now_ + prev_only;
   const u32 q = net_.tap_queue_frames;
-  u32 share = q / (senders_prev_ > 1 ? senders_prev_ : 1u);
+  const u32 share = q / (senders > 1 ? senders : 1u);
   const u32 floor = q < kTcpShareMinFrames ? q : kTcpShareMinFrames;
   wnd_cap_frames_ = share > floor ? share : floor;
+  const u32 bytes = q == 0 ? 0 : kTcpShareBytes / (senders > 1 ? senders : 1u);
+  wnd_cap_bytes_ = q == 0 ? 0 : (bytes > kTcpShareMinBytes ? bytes : kTcpShareMinBytes);
 }
 
 void Tcp::note_sender(TcpConn& c) noexcept {
   if (c.share_epoch == share_epoch_) return;
+  // A u8 wraps (epochs 1-255): a connection idle for a multiple of 25.5 s
+  // is not counted until the next epoch, one sender too few for <= 100 ms.
+  if (c.share_epoch == epoch_before(share_epoch_)) senders_moved_++;
   c.share_epoch = share_epoch_;
   senders_now_++;
 }
@@ -395,7 +416,7 @@ MirrorOut Tcp::mirror(Flow& f, TcpConn& c, bool syn, bool force) noexcept {
     have_q = true;
   }
   return tcp_mirror(tcp_mirror_input(c, ok ? &info : nullptr, syn, force, have_q ? &sendq : nullptr,
-                                     wnd_cap_frames_));
+                                     wnd_cap_frames_, wnd_cap_bytes_));
 }
 
 void Tcp::note_ack_due(TcpConn& c, const MirrorOut& m, Instant now) noexcept {

@@ -67,10 +67,23 @@ inline constexpr Duration kTcpFinTimeout = Duration::seconds(60);
 inline constexpr Duration kTcpActTimeout = Duration::seconds(7440);  // RFC 5382 REQ-5
 inline constexpr Duration kTcpKick = Duration::millis(1);
 // The tap queue is shared by the connections sending from the guest: each
-// one's window is capped by its share, counted over this period (a frame
-// queue of N frames and K senders: N / K frames each, at least the floor).
+// one's window is capped by its share (a frame queue of N frames and K
+// senders: N / K frames each, at least the floor), recomputed every tick.
+// A sender is a connection that sent data from the guest, or was
+// established, in the current or the previous epoch (the last 100-200 ms):
+// a translator short of CPU may take far longer than a tick to hear from
+// every busy connection once, and counting only the senders of the last
+// tick then made every share far too large (the queue overflowed).
 inline constexpr Duration kTcpShareTick = Duration::millis(2);
-inline constexpr u32 kTcpShareMinFrames = 8;
+inline constexpr Duration kTcpShareEpoch = Duration::millis(100);
+inline constexpr u32 kTcpShareMinFrames = 4;
+// ... and in bytes: with frames of up to 64 KiB a share in frames alone let
+// 200 connections queue 200 MB, which a translator short of CPU drains in
+// longer than the guest's minimum RTO.  16 MiB shared by the senders (at
+// least 64 KiB each) costs a single flow nothing: its send buffer is
+// smaller.
+inline constexpr u32 kTcpShareBytes = 16u << 20;
+inline constexpr u32 kTcpShareMinBytes = 64u << 10;
 // The largest TCP_MAXSEG Linux accepts.
 inline constexpr u16 kTcpMaxsegMax = 32767;
 inline constexpr u8 kTcpMaxRetrans = 7;
@@ -157,6 +170,7 @@ class Tcp final : public TapDropObserver {
   // The window cap, in frames of the guest's MSS, every connection gets now
   // (0: none): its share of the tap queue.
   u32 wnd_cap_frames() const noexcept { return wnd_cap_frames_; }
+  u32 wnd_cap_bytes() const noexcept { return wnd_cap_bytes_; }
   // Our MSS towards the guest for the family (from the MTU).
   u16 our_mss(bool v6) const noexcept;
   // The ISN we would pick for this tap-side 4-tuple at `now` (RFC 6528).
@@ -223,10 +237,13 @@ class Tcp final : public TapDropObserver {
   Instant now_{};  // the current event's time (for the drop observer)
   // The tap queue's share per sending connection (share_tick()).
   Instant next_share_tick_{};
-  u32 senders_now_ = 0;   // connections that sent data from the guest this tick
-  u32 senders_prev_ = 0;  // ... in the previous one
+  Instant next_share_epoch_{};
+  u32 senders_now_ = 0;    // distinct senders in this epoch
+  u32 senders_prev_ = 0;   // ... in the previous one
+  u32 senders_moved_ = 0;  // senders of the previous epoch seen again in this one
   u32 wnd_cap_frames_ = 0;
-  u8 share_epoch_ = 0;
+  u32 wnd_cap_bytes_ = 0;  // 0: none (no tap queue)
+  u8 share_epoch_ = 1;     // never 0: a new connection's TcpConn::share_epoch
 
   Seg* segs_ = nullptr;
   Group* groups_ = nullptr;

@@ -76,7 +76,7 @@ struct TcpConn {
   u32 wnd_from_tap = 0; // bytes
   u16 wnd_to_tap = 0;   // window field last sent
   u8 wnd_polls = 0;     // window polls in a row that found nothing new
-  u8 share_epoch = 0;   // Tcp's share tick in which the guest last sent data
+  u8 share_epoch = 0;   // Tcp's share epoch in which the guest last sent data (0: never)
 
   Seq seq_to_tap;
   Seq seq_ack_from_tap;
@@ -112,7 +112,7 @@ static_assert(sizeof(TcpConn) <= 112, "TcpConn must fit the flow payload");
 // checker, so both ask the same question.
 inline MirrorIn tcp_mirror_input(const TcpConn& c, const ports::TcpInfo* info, bool syn,
                                  bool force_seq, const u32* sendq = nullptr,
-                                 u32 tap_queue_frames = 0) noexcept {
+                                 u32 tap_queue_frames = 0, u32 cap_bytes = 0) noexcept {
   MirrorIn in;
   in.seq_init_from_tap = c.seq_init_from_tap;
   in.seq_from_tap = c.seq_from_tap;
@@ -128,6 +128,7 @@ inline MirrorIn tcp_mirror_input(const TcpConn& c, const ports::TcpInfo* info, b
   in.have_sendq = sendq != nullptr;
   in.sendq = sendq != nullptr ? *sendq : 0;
   in.wnd_cap = tap_queue_frames * c.tap_mss;
+  if (cap_bytes != 0 && (in.wnd_cap == 0 || in.wnd_cap > cap_bytes)) in.wnd_cap = cap_bytes;
   return in;
 }
 

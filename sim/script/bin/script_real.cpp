@@ -322,7 +322,26 @@ class RealBackend final : public Backend {
   Result<std::size_t> host_send(int h, Bytes data) override {
     ssize_t n = send(h, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) return errno_err(errno == EWOULDBLOCK ? EAGAIN : errno);
+    wait_acked(h);
     return static_cast<std::size_t>(n);
+  }
+
+  // The simulator hands the translator's socket all the bytes of a `host
+  // send` at once.  Over loopback they usually arrive within send(), but not
+  // always: while the translator holds its socket (a peek in progress) the
+  // segment waits in the socket's backlog, and the translator may read the
+  // first part alone and cut a segment the script did not expect.  So wait,
+  // briefly, until our socket has nothing unacknowledged (everything is in
+  // the translator's receive queue).  Bounded (50 ms): a script that sends
+  // into a closed window goes on with the bytes still queued here, as in
+  // the simulator.
+  static void wait_acked(int h) {
+    for (int k = 0; k < 250; k++) {
+      int q = 0;
+      if (ioctl(h, SIOCOUTQ, &q) < 0 || q == 0) return;
+      timespec ts{0, 200 * 1000};
+      nanosleep(&ts, nullptr);
+    }
   }
 
   Result<std::size_t> host_recv(int h, MutBytes buf) override {

@@ -148,7 +148,8 @@ TEST(EngineTcp, EchoBothWaysWithEndToEndAck) {
 TEST(EngineTcp, TapQueueIsSharedByTheSendingConnections) {
   // A tap queue of 64 frames and four connections sending from the guest:
   // once a share tick has counted them, each window is capped at 16 frames
-  // of its MSS (the sum fits the queue); an idle connection does not count.
+  // of its MSS (the sum fits the queue); an idle connection does not count,
+  // and a sender stops counting two share epochs after it last sent.
   core::NetInfo n = rig_net();
   n.tap_queue_frames = 64;
   TcpRig r(n);
@@ -165,9 +166,20 @@ TEST(EngineTcp, TapQueueIsSharedByTheSendingConnections) {
     r.run(Duration::millis(1));
     (void)r.take();
   }
-  r.run(Duration::millis(5));
+  // Just established: each counts as a sender for the current and the next
+  // epoch.
+  r.run(proto::kTcpShareTick + Duration::millis(1));
   (void)r.take();
-  EXPECT_EQ(r.eng().tcp().wnd_cap_frames(), 64u) << "nobody sent yet";
+  r.inject(guest_seg({kGuest.addr, 40004}, {kRemote.addr, 84}, tf::ack, cs[4].gsn - 1, cs[4].ack, 65535,
+                     bytes_of("k")));
+  (void)r.take();
+  EXPECT_EQ(r.eng().tcp().wnd_cap_frames(), 64u / 5) << "five connections just established";
+  r.run(proto::kTcpShareEpoch * 2 + Duration::millis(5));
+  (void)r.take();
+  r.inject(guest_seg({kGuest.addr, 40004}, {kRemote.addr, 84}, tf::ack, cs[4].gsn - 1, cs[4].ack, 65535,
+                     bytes_of("k")));
+  (void)r.take();
+  EXPECT_EQ(r.eng().tcp().wnd_cap_frames(), 64u) << "nobody sent since";
   const std::vector<u8> data(500, 0x5a);
   for (u16 k = 0; k < 4; k++) {
     const Ep g{kGuest.addr, static_cast<u16>(40000 + k)};
@@ -186,6 +198,26 @@ TEST(EngineTcp, TapQueueIsSharedByTheSendingConnections) {
   auto s = r.take();
   ASSERT_FALSE(s.empty());
   EXPECT_LE(s.back().window, 16u * mss);
+  // The same four again in the next epoch count once each, not twice.
+  r.run(proto::kTcpShareEpoch);
+  (void)r.take();
+  for (u16 k = 0; k < 4; k++) {
+    const Ep gk{kGuest.addr, static_cast<u16>(40000 + k)};
+    const Ep tk{kRemote.addr, static_cast<u16>(80 + k)};
+    r.inject(guest_seg(gk, tk, tf::ack, cs[k].gsn, cs[k].ack, 65535, data));
+    cs[k].gsn += static_cast<u32>(data.size());
+  }
+  r.run(proto::kTcpShareTick + Duration::millis(1));
+  (void)r.take();
+  r.inject(guest_seg(g, to, tf::ack, cs[4].gsn - 1, cs[4].ack, 65535, bytes_of("k")));
+  (void)r.take();
+  EXPECT_EQ(r.eng().tcp().wnd_cap_frames(), 16u);
+  // Silent for two epochs: the whole queue again.
+  r.run(proto::kTcpShareEpoch * 2 + Duration::millis(5));
+  (void)r.take();
+  r.inject(guest_seg(g, to, tf::ack, cs[4].gsn - 1, cs[4].ack, 65535, bytes_of("k")));
+  (void)r.take();
+  EXPECT_EQ(r.eng().tcp().wnd_cap_frames(), 64u);
 }
 
 TEST(EngineTcp, OutOfOrderDataIsDroppedWithDuplicateAcks) {

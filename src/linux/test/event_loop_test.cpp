@@ -235,6 +235,49 @@ TEST_F(EventLoopTest, HandlerRemovedInTheSameBatchIsNotCalled) {
   ::close(sv2[1]);
 }
 
+// The tap must not wait behind a long run of busy sockets: epoll hands out
+// ready fds in turn, max_events at a time.  Here one event per wait and four
+// sockets that stay readable (never drained): without the mark the tap's
+// handler runs once per five iterations, with it (gap 0) in every one.
+TEST_F(EventLoopTest, PriorityFdIsServedAfterEveryBatchThatSkippedIt) {
+  for (const bool marked : {false, true}) {
+    EventLoop one{clock, EventLoop::Options{1, 0}};
+    ASSERT_TRUE(one.init());
+    int busy[4][2];
+    for (std::size_t k = 0; k < 4; k++) {
+      ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, busy[k]), 0);
+      ASSERT_EQ(::write(busy[k][1], "x", 1), 1);
+      ASSERT_TRUE(one.watch(busy[k][0], ports::ev::in, 100 + k));
+    }
+    Recorder tap;
+    ASSERT_TRUE(one.add_handler(sv[0], ports::ev::in, tap));
+    if (marked) one.set_priority(sv[0], Duration::zero());
+    RecordingSink s;
+    for (int it = 0; it < 20; it++) ASSERT_TRUE(one.run_once(s, Duration::seconds(1)));
+    if (marked) {
+      EXPECT_EQ(tap.calls, 20) << "called after every batch that did not include it";
+      EXPECT_EQ(tap.last_events, ports::ev::in);
+      EXPECT_EQ(s.socket_events.size(), 20u) << "the sockets still get their turns";
+    } else {
+      EXPECT_EQ(tap.calls, 0) << "nothing to read: epoll never reports it";
+      EXPECT_EQ(s.socket_events.size(), 20u);
+    }
+    // A large gap: no extra calls.  Removing the handler drops the mark.
+    one.set_priority(sv[0], Duration::seconds(3600));
+    const int before = tap.calls;
+    for (int it = 0; it < 5; it++) ASSERT_TRUE(one.run_once(s, Duration::seconds(1)));
+    EXPECT_EQ(tap.calls, before);
+    one.set_priority(sv[0], Duration::zero());
+    one.remove_handler(sv[0]);
+    for (int it = 0; it < 5; it++) ASSERT_TRUE(one.run_once(s, Duration::seconds(1)));
+    EXPECT_EQ(tap.calls, before);
+    for (auto& b : busy) {
+      ::close(b[0]);
+      ::close(b[1]);
+    }
+  }
+}
+
 TEST_F(EventLoopTest, HandlerTableIsBounded) {
   Recorder r;
   std::vector<int> fds;
