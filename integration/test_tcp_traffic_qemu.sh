@@ -3,7 +3,7 @@
 # test guest of test_qemu_guest.sh (qemu TCG, virtio-net on passt's UNIX
 # socket, addresses from passt's DHCP/SLAAC/DHCPv6, MTU 65520) run with the
 # kernel parameter passt_traffic=MIB,PORT,203.0.113.1,2001:db8:1::1 (see
-# guest/init).  20 MiB rather than 100: the guest is slow under TCG.
+# guest/init).  100 MiB each (~85 s in all: the guest is slow under TCG).
 #
 #   guest -> host   busybox nc to the host's lo aliases 203.0.113.1 and
 #                   2001:db8:1::1 (through passt): the guest's random data,
