@@ -182,6 +182,7 @@ void TcpSplice::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
     return;
   }
   if (!c.has(se::established)) return;
+  stats_.wakeups++;
 
   if ((events & ev::err) != 0) {
     const Err e = host_.take_error(c.s[k]);
@@ -241,7 +242,9 @@ void TcpSplice::move(FlowIdx i, Flow& f, SpliceConn& c, unsigned k) noexcept {
           got = *r;
           c.read[k] += got;
         }
-      } else if (r.err() != Err::again) {
+      } else if (r.err() == Err::again) {
+        stats_.read_again++;
+      } else {
         stats_.resets++;
         LOG_DEBUG("TCP flow %u (spliced): reading side %u: %s", i.v, k, err_name(r.err()));
         close_conn(i, f, c, true);

@@ -124,6 +124,8 @@ struct SpliceStats {
   u64 no_resources = 0;       // no socket or pipe for a new connection
   u64 bytes[2] = {0, 0};      // bytes moved from side k to side !k
   u64 splice_calls = 0;
+  u64 read_again = 0;         // reads of a socket that found nothing (EAGAIN)
+  u64 wakeups = 0;            // readiness events handled on established sockets
   u64 half_closes = 0;        // shutdown(SHUT_WR) relayed
   u64 back_pressure = 0;      // times a writer did not take all of a pipe
 };

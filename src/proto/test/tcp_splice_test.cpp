@@ -267,6 +267,10 @@ TEST(TcpSplice, ConnectThenDataBothWays) {
   EXPECT_EQ(r.sp->stats().bytes[0], 2048u + 11u);
   EXPECT_EQ(r.sp->stats().bytes[1], 2048u);
   EXPECT_EQ(r.sp->stats().established, 1u);
+  // Each side reported readable and was read until it had nothing more.
+  EXPECT_GE(r.sp->stats().wakeups, 2u);
+  EXPECT_GE(r.sp->stats().read_again, 2u);
+  EXPECT_LE(r.sp->stats().read_again, r.sp->stats().splice_calls);
 }
 
 TEST(TcpSplice, ImmediateConnect) {
