@@ -53,6 +53,14 @@ struct Sizing {
   // our CPU time on 64 KiB UDP datagrams).  IPv4 header checksums are
   // always verified.  Upstream verifies none.
   bool verify_l4_checksums = true;
+  // The tap completes TCP/UDP checksums both ways (pasta's tap with a
+  // virtio-net header, docs/linux-adapters.md): frames to the guest carry
+  // only the pseudo-header sum (proto::TapOut::set_l4_csum_offload), and
+  // frames from it may carry only that too, so verify_l4_checksums is
+  // forced off.  Frames from the guest may then also be TCP segments
+  // larger than the MTU (the namespace's TSO): nothing here limits a
+  // frame to the MTU.  passt and the simulator leave it off.
+  bool tap_l4_csum_offload = false;
 };
 
 struct Stats {

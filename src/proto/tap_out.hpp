@@ -19,6 +19,14 @@
 // The build_* helpers write a complete frame (Ethernet, IP and L4 headers
 // with checksums around a payload) for the service responders; the TCP
 // and UDP data paths build their own frames in place.
+//
+// L4 checksum offload (pasta's tap with a virtio-net header, see
+// wire/vnet_hdr.hpp): when l4_csum_offload() is on, the port completes the
+// checksum of every TCP segment and IPv6 UDP datagram whose checksum field
+// is 0 (wire::l4_csum_left).  The TCP and UDP data paths then leave the
+// field 0 instead of summing the payload; the service responders keep
+// computing theirs (DHCP clients read through packet sockets and some
+// check the UDP checksum themselves), which the port passes on untouched.
 #pragma once
 
 #include <span>
@@ -72,6 +80,11 @@ class TapOut {
 
   void set_drop_observer(TapDropObserver* o) noexcept { observer_ = o; }
 
+  // See the file comment.  Set once, before the first frame; TapOut itself
+  // does nothing with it, producers ask.
+  void set_l4_csum_offload(bool on) noexcept { l4_csum_offload_ = on; }
+  bool l4_csum_offload() const noexcept { return l4_csum_offload_; }
+
   // Queues a copy of a complete frame.
   bool push(Bytes frame) noexcept;
 
@@ -99,6 +112,7 @@ class TapOut {
   std::size_t used_ = 0;
   std::size_t reserved_ = 0;  // length reserved by the last reserve()
   bool open_ = false;
+  bool l4_csum_offload_ = false;
   u64 sent_ = 0;
   u64 dropped_ = 0;
 };

@@ -265,7 +265,11 @@ void Tcp::write_headers(MutBytes frame, const Flow& f, const TcpConn& c,
     ip.ttl = 255;
     ip.payload_len = l4len;
     (void)ip.emit(frame.subspan(l3));
-    (void)t.emit(frame.subspan(l3 + wire::kIpv4HeaderLen, t.length()), ip.src, ip.dst);
+    // Offload: checksum 0, the tap completes it (proto/tap_out.hpp).
+    if (out_.l4_csum_offload())
+      (void)t.emit(frame.subspan(l3 + wire::kIpv4HeaderLen, t.length()));
+    else
+      (void)t.emit(frame.subspan(l3 + wire::kIpv4HeaderLen, t.length()), ip.src, ip.dst);
   } else {
     wire::Ipv6Repr ip;
     ip.src = s.oaddr.v6();
@@ -275,7 +279,10 @@ void Tcp::write_headers(MutBytes frame, const Flow& f, const TcpConn& c,
     ip.flow_label = static_cast<u32>(c.sock.v) & 0xfffff;  // as upstream: the socket
     ip.payload_len = l4len;
     (void)ip.emit(frame.subspan(l3));
-    (void)t.emit(frame.subspan(l3 + wire::kIpv6HeaderLen, t.length()), ip.src, ip.dst);
+    if (out_.l4_csum_offload())
+      (void)t.emit(frame.subspan(l3 + wire::kIpv6HeaderLen, t.length()));
+    else
+      (void)t.emit(frame.subspan(l3 + wire::kIpv6HeaderLen, t.length()), ip.src, ip.dst);
   }
 }
 
