@@ -10,7 +10,9 @@
 #     check, and at MTU 1500 its TCP segments exceed the MTU (TSO) -- seen
 #     on the tap's TX counters as an average frame larger than the MTU;
 #   * IPv6 UDP (whose checksum is mandatory, so it is offloaded) and IPv4
-#     UDP echo datagrams of several sizes intact both ways.
+#     UDP echo datagrams of several sizes intact both ways;
+#   * at MTU 1500 our TCP frames to the namespace are GSO frames of many
+#     MSS (its RX counters: an average frame larger than the MTU).
 # TAP_OFFLOAD_MIB sets the TCP transfer size (default 16).
 . "$(dirname "$0")/lib/common.sh"
 enter_outer_ns "$@"
@@ -47,8 +49,10 @@ transfer() {
   ok "$name: $MIB MiB intact"
 }
 
-# tap_tx PACKETS|BYTES: the namespace tap's transmit counter (towards pasta).
+# tap_tx / tap_rx PACKETS|BYTES: the namespace tap's transmit (towards
+# pasta) and receive counters.
 tap_tx() { in_ns cat "/proc/net/dev" | awk -v f="$1" '$1 == "up0:" { print (f == "BYTES" ? $10 : $11) }'; }
+tap_rx() { in_ns cat "/proc/net/dev" | awk -v f="$1" '$1 == "up0:" { print (f == "BYTES" ? $2 : $3) }'; }
 
 # udp_echo NAME BIND CONNECT MAX: a host echo server on BIND:P_UDP, a
 # namespace client sending datagrams of several sizes up to MAX bytes (no IP
@@ -117,7 +121,14 @@ for mtu in 65520 1500; do
     ok "MTU 1500: the namespace's frames average $avg bytes (TSO)"
   fi
   transfer "ns->host IPv6 MTU $mtu" host "TCP6-LISTEN:$P_HOST,bind=[$HOST6],reuseaddr" "TCP6:[$HOST6]:$P_HOST"
+  b0=$(tap_rx BYTES); p0=$(tap_rx PACKETS)
   transfer "host->ns IPv4 MTU $mtu" ns "TCP6-LISTEN:$P_NS,ipv6only=0,reuseaddr" "TCP4:$NS4:$P_NS,bind=$HOST4"
+  b1=$(tap_rx BYTES); p1=$(tap_rx PACKETS)
+  if [ "$mtu" = 1500 ] && upstream_only "no GSO frames without a virtio-net header"; then
+    avg=$(( (b1 - b0) / (p1 - p0 + 1) ))
+    [ "$avg" -gt 1514 ] || fail "MTU 1500: our frames to the namespace average $avg bytes: no GSO"
+    ok "MTU 1500: our frames to the namespace average $avg bytes (GSO)"
+  fi
   transfer "host->ns IPv6 MTU $mtu" ns "TCP6-LISTEN:$P_NS,ipv6only=0,reuseaddr" "TCP6:[$NS6]:$P_NS,bind=[$HOST6]"
   # The namespace's kernel dropped nothing for a bad checksum.
   for c in TcpInCsumErrors Udp6InCsumErrors UdpInCsumErrors; do

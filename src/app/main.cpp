@@ -386,6 +386,7 @@ int run(Runtime& rt, int, char**) {
   engine::Sizing sizing;
   sizing.verify_l4_checksums = !pasta;  // pasta's tap: frames of the namespace's kernel (engine.hpp)
   sizing.tap_l4_csum_offload = tap_offload;
+  sizing.tap_gso = tap_offload && !pcap.active();  // PcapTap passes no GSO sizes on
   engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, sizing, tcp_opt);
   // pasta "auto" forwarding reads the bound ports of both namespaces.
   std::optional<os::ProcNetScanner> port_scan;

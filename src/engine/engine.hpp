@@ -61,6 +61,13 @@ struct Sizing {
   // larger than the MTU (the namespace's TSO): nothing here limits a
   // frame to the MTU.  passt and the simulator leave it off.
   bool tap_l4_csum_offload = false;
+  // With tap_l4_csum_offload: the tap takes TCP frames of up to 64 KiB
+  // whatever the MTU and tells the guest's kernel to cut them at the MSS
+  // (ports::TapPort::send_gso, GSO in the virtio-net header): proto::Tcp
+  // sends as many MSS per frame as an IP packet holds.  Off, every frame
+  // fits the MTU (the simulator checks it); passt and the simulator leave
+  // it off, and so does pasta when a pcap capture sits in front of the tap.
+  bool tap_gso = false;
 };
 
 struct Stats {

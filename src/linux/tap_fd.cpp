@@ -10,6 +10,7 @@
 #include "ports/hostnet.hpp"
 #include "util/endian.hpp"
 #include "util/log.hpp"
+#include "wire/ipv4.hpp"
 #include "wire/vnet_hdr.hpp"
 
 namespace passt::os {
@@ -59,7 +60,13 @@ void TapFd::fatal(Err e) noexcept {
   loop_.fail(e);
 }
 
-std::size_t TapFd::send(std::span<const Bytes> frames) noexcept {
+std::size_t TapFd::send(std::span<const Bytes> frames) noexcept { return send_frames(frames, nullptr); }
+
+std::size_t TapFd::send_gso(std::span<const Bytes> frames, std::span<const u16> gso) noexcept {
+  return send_frames(frames, gso.size() >= frames.size() ? gso.data() : nullptr);
+}
+
+std::size_t TapFd::send_frames(std::span<const Bytes> frames, const u16* gso) noexcept {
   for (std::size_t i = 0; i < frames.size(); i++) {
     if (!connected()) {
       stats_.tx_dropped += frames.size() - i;
@@ -81,7 +88,19 @@ std::size_t TapFd::send(std::span<const Bytes> frames) noexcept {
       std::optional<wire::L4CsumSite> site;
       if (vnet_.partial_csum) site = wire::l4_csum_left(f);
       if (site) {
-        (void)wire::vnet_needs_csum(*site).emit(MutBytes(hdr));
+        wire::VnetHdr h = wire::vnet_needs_csum(*site);
+        if (gso != nullptr && gso[i] != 0 && site->proto == wire::ipproto::tcp) {
+          const std::size_t l4hdr = static_cast<std::size_t>(f[site->start + 12] >> 4) * 4;
+          const std::size_t l4len = (site->v6 ? load_be16(f.data() + 18)
+                                              : load_be16(f.data() + 16) - (f[14] & 0xfu) * 4u);
+          if (l4hdr >= 20 && l4len > l4hdr + gso[i]) {
+            h.gso_type = site->v6 ? wire::vnet::gso_tcpv6 : wire::vnet::gso_tcpv4;
+            h.gso_size = gso[i];
+            h.hdr_len = static_cast<u16>(site->start + l4hdr);
+            stats_.tx_gso++;
+          }
+        }
+        (void)h.emit(MutBytes(hdr));
         const std::size_t at = std::size_t{site->start} + site->offset;
         store_be16(pseudo, static_cast<u16>(site->pseudo));
         iov[1].iov_len = at;

@@ -27,7 +27,10 @@
 //    NEEDS_CSUM and the pseudo-header sum in that field, spliced in by the
 //    writev() (the frame itself is not modified): the namespace's kernel
 //    takes it as verified and completes it only if it forwards the packet.
-//    Every other frame gets an all-zero header (a plain frame).
+//    Every other frame gets an all-zero header (a plain frame).  send_gso()
+//    also marks TCP frames longer than their GSO size as GSO (TCPV4/TCPV6,
+//    gso_size, hdr_len): the namespace takes a 64 KiB segment in one write
+//    at any MTU (engine::Sizing::tap_gso).
 //  * connected() is true from attach() until a fatal error.  The owner tells
 //    the engine about the initial link state (on_tap_state(true)); the
 //    adapter reports the loss (on_tap_state(false)) when it notices it in
@@ -63,6 +66,7 @@ class TapFd final : public ports::TapPort, public FdHandler {
     u64 tx_dropped = 0;  // EAGAIN/ENOBUFS/EINTR/EIO/ENOSPC, short writes, not connected
     u64 rx_gso = 0;      // TCP segments the namespace did not cut (vnet header)
     u64 rx_bad_vnet = 0; // vnet header with a GSO type we do not take (skipped)
+    u64 tx_gso = 0;      // GSO frames written
   };
 
   explicit TapFd(EventLoop& loop) noexcept : TapFd(loop, Options{}) {}
@@ -84,6 +88,10 @@ class TapFd final : public ports::TapPort, public FdHandler {
 
   // ports::TapPort
   std::size_t send(std::span<const Bytes> frames) noexcept override;
+  // With a virtio-net header and Vnet::partial_csum: a TCP frame whose
+  // checksum was left and whose payload exceeds gso[i] goes as one GSO
+  // frame (TCPV4/TCPV6, gso_size gso[i]).  Otherwise like send().
+  std::size_t send_gso(std::span<const Bytes> frames, std::span<const u16> gso) noexcept override;
   bool connected() const noexcept override { return fd_ >= 0 && !failed_; }
 
   // FdHandler
@@ -91,6 +99,7 @@ class TapFd final : public ports::TapPort, public FdHandler {
 
  private:
   void fatal(Err e) noexcept;
+  std::size_t send_frames(std::span<const Bytes> frames, const u16* gso) noexcept;
 
   EventLoop& loop_;
   Options opt_;

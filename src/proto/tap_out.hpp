@@ -84,6 +84,16 @@ class TapOut {
   // does nothing with it, producers ask.
   void set_l4_csum_offload(bool on) noexcept { l4_csum_offload_ = on; }
   bool l4_csum_offload() const noexcept { return l4_csum_offload_; }
+  // GSO output (engine::Sizing::tap_gso): the port takes TCP frames of
+  // several MSS (ports::TapPort::send_gso).  Set once, before the first
+  // frame; the TCP data path asks.
+  void set_gso(bool on) noexcept { gso_on_ = on; }
+  bool gso() const noexcept { return gso_on_; }
+  // Commits like commit_many() and marks those frames with GSO size
+  // `gso_size` (the port cuts any whose payload is longer); flush() then
+  // hands the batch to send_gso().
+  void commit_many_gso(std::span<const std::size_t> lens, std::span<const u64> tags,
+                       u16 gso_size) noexcept;
 
   // Queues a copy of a complete frame.
   bool push(Bytes frame) noexcept;
@@ -105,6 +115,7 @@ class TapOut {
   u8* arena_ = nullptr;
   Bytes* frames_ = nullptr;
   u64* tags_ = nullptr;
+  u16* gso_ = nullptr;         // per queued frame, when gso_queued_
   TapDropObserver* observer_ = nullptr;
   u32 nframes_ = 0;
   u32 nopen_ = 0;             // buffers open after reserve_many()
@@ -113,6 +124,8 @@ class TapOut {
   std::size_t reserved_ = 0;  // length reserved by the last reserve()
   bool open_ = false;
   bool l4_csum_offload_ = false;
+  bool gso_on_ = false;
+  bool gso_queued_ = false;    // a queued frame has a GSO size
   u64 sent_ = 0;
   u64 dropped_ = 0;
 };

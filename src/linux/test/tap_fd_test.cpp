@@ -241,6 +241,35 @@ TEST_F(TapFdTest, VnetHeaderOnWriteMarksPartialChecksums) {
   }
 }
 
+TEST_F(TapFdTest, GsoSizesMarkLongTcpFrames) {
+  auto tap = std::make_unique<TapFd>(loop);
+  ASSERT_TRUE(tap->init());
+  int big = 1 << 20;
+  ASSERT_EQ(::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+  ASSERT_TRUE(tap->attach(sv[0], TapFd::Vnet{wire::kVnetHdrLen, true}));
+  // 4380 bytes of payload at GSO size 1460: GSO; 1460: not (one segment);
+  // a non-TCP frame with a size: plain.
+  const std::vector<std::vector<u8>> frames = {tcp4_partial(4380), tcp4_partial(1460), frame(60, 1)};
+  std::vector<Bytes> spans(frames.begin(), frames.end());
+  const u16 sizes[] = {1460, 1460, 1460};
+  EXPECT_EQ(tap->send_gso(spans, sizes), 3u);
+  EXPECT_EQ(tap->stats().tx_gso, 1u);
+  std::vector<wire::VnetHdr> got;
+  for (std::size_t i = 0; i < frames.size(); i++) {
+    std::vector<u8> b(70000);
+    ssize_t n = ::read(sv[1], b.data(), b.size());
+    ASSERT_EQ(n, static_cast<ssize_t>(wire::kVnetHdrLen + frames[i].size()));
+    got.push_back(*wire::VnetHdr::parse(Bytes(b)));
+  }
+  EXPECT_EQ(got[0].gso_type, wire::vnet::gso_tcpv4);
+  EXPECT_EQ(got[0].gso_size, 1460);
+  EXPECT_EQ(got[0].hdr_len, 54);
+  EXPECT_EQ(got[0].flags, wire::vnet::f_needs_csum);
+  EXPECT_EQ(got[1].gso_type, wire::vnet::gso_none);
+  EXPECT_EQ(got[1].flags, wire::vnet::f_needs_csum);
+  EXPECT_EQ(got[2], wire::VnetHdr{});
+}
+
 // A real tap device in a namespace of our own: the kernel answers an ARP
 // request we write, and the reply comes back through the adapter.
 TEST(TapFdReal, KernelAnswersArpThroughATap) {
