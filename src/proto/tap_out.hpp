@@ -27,6 +27,9 @@
 // field 0 instead of summing the payload; the service responders keep
 // computing theirs (DHCP clients read through packet sockets and some
 // check the UDP checksum themselves), which the port passes on untouched.
+// With gso() on as well, the TCP data path queues frames of several MSS
+// with commit_many_gso(); flush() hands such a batch to the port's
+// send_gso() with each frame's GSO size (0: a plain frame).
 #pragma once
 
 #include <span>
