@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -305,6 +306,7 @@ int run(Runtime& rt, int, char**) {
   std::optional<os::QemuStream> qemu;
   ports::TapPort* tap = nullptr;
   core::NetInfo& net = ns.net;
+  bool tap_offload = false;  // pasta's tap completes L4 checksums (engine::Sizing)
 
   if (pasta) {
     runner.emplace(netns_fd);
@@ -313,7 +315,13 @@ int run(Runtime& rt, int, char**) {
     int tap_fd = cfg.fd;
     os::TapDevice dev;
     if (tap_fd < 0) {
-      auto d = os::open_tap(&*runner, ifname);
+      // With a virtio-net header: checksum offload and TSO (docs/linux-adapters.md).
+      // PASTA_NO_TAP_OFFLOAD (set) opens it without: for a test harness that
+      // reads the namespace's tap through a packet socket and expects each
+      // frame as a guest without offloads gets it (complete checksums, one
+      // MSS per frame; sim/script/bin/script_real.cpp).
+      const bool vnet = std::getenv("PASTA_NO_TAP_OFFLOAD") == nullptr;
+      auto d = os::open_tap(&*runner, ifname, vnet);
       if (!d) return fail("Couldn't open the tap device in the namespace: %s", err_name(d.err()));
       dev = *d;
       tap_fd = dev.fd;
@@ -348,7 +356,9 @@ int run(Runtime& rt, int, char**) {
     }
     tapfd.emplace(loop);
     if (auto s = tapfd->init(); !s) return fail("Couldn't set up the tap");
-    if (auto s = tapfd->attach(tap_fd); !s) return fail("Couldn't attach the tap");
+    if (auto s = tapfd->attach(tap_fd, {dev.vnet_hdr_len, dev.vnet_hdr_len != 0}); !s)
+      return fail("Couldn't attach the tap");
+    tap_offload = dev.vnet_hdr_len != 0;
     tap = &*tapfd;
     LOG_INFO("Namespace interface: %s", ifname.c_str());
   } else {
@@ -381,6 +391,8 @@ int run(Runtime& rt, int, char**) {
   tcp_opt.frames_per_peek = pasta ? 1 : 128;  // upstream: one frame per peek in pasta
   engine::Sizing sizing;
   sizing.verify_l4_checksums = !pasta;  // pasta's tap: frames of the namespace's kernel (engine.hpp)
+  sizing.tap_l4_csum_offload = tap_offload;
+  sizing.tap_gso = tap_offload && !pcap.active();  // PcapTap passes no GSO sizes on
   engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, sizing, tcp_opt);
   // pasta "auto" forwarding reads the bound ports of both namespaces.
   std::optional<os::ProcNetScanner> port_scan;

@@ -48,6 +48,10 @@ Engine::Engine(const core::Config& cfg, const core::NetInfo& net, ports::Ports p
   // pasta: loopback clients of -t ports (unless --no-splice) and every -T
   // connection are spliced socket to socket.
   if (splice_on_) tcp_fwd_.set_splice_sink(&splice_);
+  out_.set_l4_csum_offload(sizing.tap_l4_csum_offload);
+  out_.set_gso(sizing.tap_l4_csum_offload && sizing.tap_gso);  // GSO frames need NEEDS_CSUM
+  // Partial checksums from the guest do not verify (Sizing).
+  if (sizing.tap_l4_csum_offload) sizing_.verify_l4_checksums = false;
 }
 
 Status Engine::open_listeners() noexcept {

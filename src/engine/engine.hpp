@@ -53,6 +53,21 @@ struct Sizing {
   // our CPU time on 64 KiB UDP datagrams).  IPv4 header checksums are
   // always verified.  Upstream verifies none.
   bool verify_l4_checksums = true;
+  // The tap completes TCP/UDP checksums both ways (pasta's tap with a
+  // virtio-net header, docs/linux-adapters.md): frames to the guest carry
+  // only the pseudo-header sum (proto::TapOut::set_l4_csum_offload), and
+  // frames from it may carry only that too, so verify_l4_checksums is
+  // forced off.  Frames from the guest may then also be TCP segments
+  // larger than the MTU (the namespace's TSO): nothing here limits a
+  // frame to the MTU.  passt and the simulator leave it off.
+  bool tap_l4_csum_offload = false;
+  // With tap_l4_csum_offload: the tap takes TCP frames of up to 64 KiB
+  // whatever the MTU and tells the guest's kernel to cut them at the MSS
+  // (ports::TapPort::send_gso, GSO in the virtio-net header): proto::Tcp
+  // sends as many MSS per frame as an IP packet holds.  Off, every frame
+  // fits the MTU (the simulator checks it); passt and the simulator leave
+  // it off, and so does pasta when a pcap capture sits in front of the tap.
+  bool tap_gso = false;
 };
 
 struct Stats {

@@ -1,12 +1,17 @@
 #include "linux/tap_fd.hpp"
 
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "linux/os_error.hpp"
 #include "ports/hostnet.hpp"
+#include "util/endian.hpp"
 #include "util/log.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/vnet_hdr.hpp"
 
 namespace passt::os {
 
@@ -16,7 +21,7 @@ constexpr int kMaxEintr = 8;
 }  // namespace
 
 TapFd::TapFd(EventLoop& loop, Options opt) noexcept : loop_(loop), opt_(opt) {
-  if (opt_.buf_bytes < kMaxFrame) opt_.buf_bytes = kMaxFrame;
+  if (opt_.buf_bytes < kMaxFrame + wire::kVnetHdrLen) opt_.buf_bytes = kMaxFrame + wire::kVnetHdrLen;
   if (opt_.max_frames == 0) opt_.max_frames = 1;
 }
 
@@ -28,9 +33,11 @@ Status TapFd::init() noexcept {
   return {};
 }
 
-Status TapFd::attach(int fd) noexcept {
+Status TapFd::attach(int fd, Vnet vnet) noexcept {
   if (!buf_) return Err::invalid;
   if (fd_ >= 0) return Err::is_connected;
+  if (vnet.hdr_len != 0 && vnet.hdr_len != wire::kVnetHdrLen) return Err::invalid;
+  vnet_ = vnet;
   if (Status s = loop_.add_handler(fd, ports::ev::in, *this); !s) return s;
   loop_.set_priority(fd, kTapMaxWait);
   fd_ = fd;
@@ -53,14 +60,59 @@ void TapFd::fatal(Err e) noexcept {
   loop_.fail(e);
 }
 
-std::size_t TapFd::send(std::span<const Bytes> frames) noexcept {
+std::size_t TapFd::send(std::span<const Bytes> frames) noexcept { return send_frames(frames, nullptr); }
+
+std::size_t TapFd::send_gso(std::span<const Bytes> frames, std::span<const u16> gso) noexcept {
+  return send_frames(frames, gso.size() >= frames.size() ? gso.data() : nullptr);
+}
+
+std::size_t TapFd::send_frames(std::span<const Bytes> frames, const u16* gso) noexcept {
   for (std::size_t i = 0; i < frames.size(); i++) {
     if (!connected()) {
       stats_.tx_dropped += frames.size() - i;
       return frames.size();
     }
     const Bytes f = frames[i];
-    ssize_t n = ::write(fd_, f.data(), f.size());
+    ssize_t n;
+    if (vnet_.hdr_len == 0) {
+      n = ::write(fd_, f.data(), f.size());
+    } else {
+      // The frame is const (and may be shown to a pcap writer as built):
+      // a checksum left to the kernel gets its pseudo-header sum from a
+      // separate iovec instead of being patched in place.
+      u8 hdr[wire::kVnetHdrLen];
+      u8 pseudo[2];
+      u8* fb = const_cast<u8*>(f.data());  // writev() only reads it
+      iovec iov[4] = {{hdr, sizeof(hdr)}, {fb, f.size()}, {}, {}};
+      int niov = 2;
+      std::optional<wire::L4CsumSite> site;
+      if (vnet_.partial_csum) site = wire::l4_csum_left(f);
+      if (site) {
+        wire::VnetHdr h = wire::vnet_needs_csum(*site);
+        if (gso != nullptr && gso[i] != 0 && site->proto == wire::ipproto::tcp) {
+          const std::size_t l4hdr = static_cast<std::size_t>(f[site->start + 12] >> 4) * 4;
+          const std::size_t l4len = (site->v6 ? load_be16(f.data() + 18)
+                                              : load_be16(f.data() + 16) - (f[14] & 0xfu) * 4u);
+          if (l4hdr >= 20 && l4len > l4hdr + gso[i]) {
+            h.gso_type = site->v6 ? wire::vnet::gso_tcpv6 : wire::vnet::gso_tcpv4;
+            h.gso_size = gso[i];
+            h.hdr_len = static_cast<u16>(site->start + l4hdr);
+            stats_.tx_gso++;
+          }
+        }
+        (void)h.emit(MutBytes(hdr));
+        const std::size_t at = std::size_t{site->start} + site->offset;
+        store_be16(pseudo, static_cast<u16>(site->pseudo));
+        iov[1].iov_len = at;
+        iov[2] = {pseudo, sizeof(pseudo)};
+        iov[3] = {fb + at + 2, f.size() - at - 2};
+        niov = 4;
+      } else {
+        (void)wire::VnetHdr{}.emit(MutBytes(hdr));
+      }
+      n = ::writev(fd_, iov, niov);
+      if (n >= static_cast<ssize_t>(sizeof(hdr))) n -= static_cast<ssize_t>(sizeof(hdr));
+    }
     if (n < 0) {
       switch (errno) {
         case EAGAIN:
@@ -91,9 +143,10 @@ void TapFd::on_fd_event(int fd, u32 events, Instant now, ports::EventSink& sink)
   int eintr = 0;
   Err err = Err::none;
   // Bounded by the pool, max_frames and kMaxEintr.
+  const std::size_t vh = vnet_.hdr_len;
   while ((events & ports::ev::in) != 0 && nframes < opt_.max_frames &&
-         opt_.buf_bytes - used >= kMaxFrame) {
-    ssize_t n = ::read(fd_, buf_.get() + used, kMaxFrame);
+         opt_.buf_bytes - used >= kMaxFrame + vh) {
+    ssize_t n = ::read(fd_, buf_.get() + used, kMaxFrame + vh);
     if (n < 0) {
       if (errno == EINTR && ++eintr < kMaxEintr) continue;
       if (errno == EAGAIN || errno == EINTR) break;
@@ -104,10 +157,24 @@ void TapFd::on_fd_event(int fd, u32 events, Instant now, ports::EventSink& sink)
       err = Err::conn_reset;  // EOF: the device is gone
       break;
     }
-    const std::size_t len = static_cast<std::size_t>(n);
-    if (len < wire::kEthHeaderLen) {
+    std::size_t len = static_cast<std::size_t>(n);
+    if (len < vh + wire::kEthHeaderLen) {
       stats_.rx_short++;
       continue;
+    }
+    if (vh != 0) {
+      // The checksum flags need nothing from us: L4 checksums of tap frames
+      // are not verified (engine::Sizing::tap_l4_csum_offload).
+      const wire::VnetHdr h = *wire::VnetHdr::parse(Bytes(buf_.get() + used, vh));
+      const u8 gso = static_cast<u8>(h.gso_type & ~wire::vnet::gso_ecn);
+      if (gso == wire::vnet::gso_tcpv4 || gso == wire::vnet::gso_tcpv6) {
+        stats_.rx_gso++;
+      } else if (gso != wire::vnet::gso_none) {
+        stats_.rx_bad_vnet++;
+        continue;
+      }
+      used += vh;
+      len -= vh;
     }
     frames_[nframes++] = Bytes(buf_.get() + used, len);
     used += len;

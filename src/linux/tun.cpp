@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "linux/os_error.hpp"
+#include "wire/vnet_hdr.hpp"
 
 namespace passt::os {
 
@@ -19,17 +20,29 @@ namespace {
 // Runs in the namespace (or here).  Only syscalls and memcpy.
 class TapTask final : public NsTask {
  public:
-  explicit TapTask(const char* name) noexcept : name_(name) {}
+  TapTask(const char* name, bool vnet) noexcept : name_(name), vnet_(vnet) {}
 
   void run() noexcept override {
     fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return fail();
     ifreq ifr{};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (vnet_ ? IFF_VNET_HDR : 0));
     std::strncpy(ifr.ifr_name, name_, IFNAMSIZ - 1);
     if (::ioctl(fd, TUNSETIFF, &ifr) < 0) return fail();
     std::memcpy(got_name, ifr.ifr_name, IFNAMSIZ);
     got_name[IFNAMSIZ - 1] = 0;
+    if (vnet_) {
+      int sz = static_cast<int>(wire::kVnetHdrLen);
+      if (::ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) return fail();
+      // Most to least: a kernel that refuses TSO may still take checksums.
+      for (unsigned long o : {static_cast<unsigned long>(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6),
+                              static_cast<unsigned long>(TUN_F_CSUM)}) {
+        if (::ioctl(fd, TUNSETOFFLOAD, o) == 0) {
+          offloads = static_cast<u32>(o);
+          break;
+        }
+      }
+    }
 
     int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) s = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -56,6 +69,7 @@ class TapTask final : public NsTask {
   int ifindex = 0;
   char got_name[IFNAMSIZ] = {};
   u8 mac[6] = {};
+  u32 offloads = 0;
 
  private:
   void fail() noexcept {
@@ -67,11 +81,12 @@ class TapTask final : public NsTask {
     fd = -1;
   }
   const char* name_;
+  bool vnet_;
 };
 
 }  // namespace
 
-Result<TapDevice> open_tap(NetnsRunner* ns, std::string_view name) {
+Result<TapDevice> open_tap(NetnsRunner* ns, std::string_view name, bool vnet_hdr) {
   if (name.size() >= IFNAMSIZ || name.find('/') != std::string_view::npos ||
       name.find('\0') != std::string_view::npos)
     return Err::invalid;
@@ -81,7 +96,7 @@ Result<TapDevice> open_tap(NetnsRunner* ns, std::string_view name) {
   else
     std::memcpy(req, name.data(), name.size());
 
-  TapTask t(req);
+  TapTask t(req, vnet_hdr);
   if (ns != nullptr) {
     Status s = ns->run(t);
     if (!s) {
@@ -101,6 +116,8 @@ Result<TapDevice> open_tap(NetnsRunner* ns, std::string_view name) {
   d.ifindex = static_cast<u32>(t.ifindex);
   d.name.assign(t.got_name);
   d.mac = MacAddr::load(t.mac);
+  d.vnet_hdr_len = vnet_hdr ? wire::kVnetHdrLen : 0;
+  d.offloads = t.offloads;
   return d;
 }
 

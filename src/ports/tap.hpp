@@ -23,6 +23,16 @@ class TapPort {
   // the call returns: the caller may reuse the buffers immediately.
   virtual std::size_t send(std::span<const Bytes> frames) noexcept = 0;
 
+  // Same, where gso[i] != 0 marks frames[i] as a TCP segment longer than one
+  // MSS that the guest's kernel takes whole or cuts into gso[i]-byte
+  // payloads (pasta's tap with a virtio-net header, engine::Sizing::tap_gso).
+  // Only an engine told that its port does this sends such frames; the
+  // default ignores the sizes.
+  virtual std::size_t send_gso(std::span<const Bytes> frames, std::span<const u16> gso) noexcept {
+    (void)gso;
+    return send(frames);
+  }
+
   // Is a guest attached (qemu connected, tap open)?  Frames sent while not
   // connected are dropped and reported as sent.
   virtual bool connected() const noexcept = 0;

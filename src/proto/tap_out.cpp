@@ -17,13 +17,15 @@ TapOut::TapOut(ports::TapPort& tap, u32 max_frames, std::size_t arena_bytes)
   arena_ = static_cast<u8*>(std::malloc(arena_bytes));
   frames_ = static_cast<Bytes*>(std::calloc(max_frames, sizeof(Bytes)));
   tags_ = static_cast<u64*>(std::calloc(max_frames, sizeof(u64)));
-  PASST_CHECK(arena_ != nullptr && frames_ != nullptr && tags_ != nullptr);
+  gso_ = static_cast<u16*>(std::calloc(max_frames, sizeof(u16)));
+  PASST_CHECK(arena_ != nullptr && frames_ != nullptr && tags_ != nullptr && gso_ != nullptr);
 }
 
 TapOut::~TapOut() {
   std::free(arena_);
   std::free(frames_);
   std::free(tags_);
+  std::free(gso_);
 }
 
 MutBytes TapOut::reserve(std::size_t len) noexcept {
@@ -47,6 +49,7 @@ void TapOut::commit(std::size_t len, u64 tag) noexcept {
   PASST_CHECK(open_ && nopen_ == 1 && len <= reserved_);
   open_ = false;
   tags_[nframes_] = tag;
+  gso_[nframes_] = 0;
   frames_[nframes_++] = Bytes(arena_ + used_, len);
   used_ += len;
 }
@@ -85,9 +88,19 @@ void TapOut::commit_many(std::span<const std::size_t> lens, std::span<const u64>
     PASST_CHECK(lens[i] <= reserved_);
     if (lens[i] == 0) continue;
     tags_[nframes_] = tags.empty() ? 0 : tags[i];
+    gso_[nframes_] = 0;
     frames_[nframes_++] = Bytes(arena_ + start + i * stride_, lens[i]);
     used_ = start + i * stride_ + lens[i];
   }
+}
+
+void TapOut::commit_many_gso(std::span<const std::size_t> lens, std::span<const u64> tags,
+                             u16 gso_size) noexcept {
+  const u32 first = nframes_;
+  commit_many(lens, tags);
+  if (gso_size == 0) return;
+  for (u32 i = first; i < nframes_; i++) gso_[i] = gso_size;
+  if (nframes_ > first) gso_queued_ = true;
 }
 
 bool TapOut::push(Bytes frame) noexcept {
@@ -105,7 +118,10 @@ bool TapOut::push(Bytes frame) noexcept {
 std::size_t TapOut::flush() noexcept {
   PASST_CHECK(!open_);
   if (nframes_ == 0) return 0;
-  std::size_t n = tap_.send(std::span<const Bytes>(frames_, nframes_));
+  std::size_t n = gso_queued_ ? tap_.send_gso(std::span<const Bytes>(frames_, nframes_),
+                                              std::span<const u16>(gso_, nframes_))
+                              : tap_.send(std::span<const Bytes>(frames_, nframes_));
+  gso_queued_ = false;
   if (n > nframes_) n = nframes_;
   sent_ += n;
   dropped_ += nframes_ - n;

@@ -19,6 +19,17 @@
 // The build_* helpers write a complete frame (Ethernet, IP and L4 headers
 // with checksums around a payload) for the service responders; the TCP
 // and UDP data paths build their own frames in place.
+//
+// L4 checksum offload (pasta's tap with a virtio-net header, see
+// wire/vnet_hdr.hpp): when l4_csum_offload() is on, the port completes the
+// checksum of every TCP segment and IPv6 UDP datagram whose checksum field
+// is 0 (wire::l4_csum_left).  The TCP and UDP data paths then leave the
+// field 0 instead of summing the payload; the service responders keep
+// computing theirs (DHCP clients read through packet sockets and some
+// check the UDP checksum themselves), which the port passes on untouched.
+// With gso() on as well, the TCP data path queues frames of several MSS
+// with commit_many_gso(); flush() hands such a batch to the port's
+// send_gso() with each frame's GSO size (0: a plain frame).
 #pragma once
 
 #include <span>
@@ -72,6 +83,21 @@ class TapOut {
 
   void set_drop_observer(TapDropObserver* o) noexcept { observer_ = o; }
 
+  // See the file comment.  Set once, before the first frame; TapOut itself
+  // does nothing with it, producers ask.
+  void set_l4_csum_offload(bool on) noexcept { l4_csum_offload_ = on; }
+  bool l4_csum_offload() const noexcept { return l4_csum_offload_; }
+  // GSO output (engine::Sizing::tap_gso): the port takes TCP frames of
+  // several MSS (ports::TapPort::send_gso).  Set once, before the first
+  // frame; the TCP data path asks.
+  void set_gso(bool on) noexcept { gso_on_ = on; }
+  bool gso() const noexcept { return gso_on_; }
+  // Commits like commit_many() and marks those frames with GSO size
+  // `gso_size` (the port cuts any whose payload is longer); flush() then
+  // hands the batch to send_gso().
+  void commit_many_gso(std::span<const std::size_t> lens, std::span<const u64> tags,
+                       u16 gso_size) noexcept;
+
   // Queues a copy of a complete frame.
   bool push(Bytes frame) noexcept;
 
@@ -92,6 +118,7 @@ class TapOut {
   u8* arena_ = nullptr;
   Bytes* frames_ = nullptr;
   u64* tags_ = nullptr;
+  u16* gso_ = nullptr;         // per queued frame, when gso_queued_
   TapDropObserver* observer_ = nullptr;
   u32 nframes_ = 0;
   u32 nopen_ = 0;             // buffers open after reserve_many()
@@ -99,6 +126,9 @@ class TapOut {
   std::size_t used_ = 0;
   std::size_t reserved_ = 0;  // length reserved by the last reserve()
   bool open_ = false;
+  bool l4_csum_offload_ = false;
+  bool gso_on_ = false;
+  bool gso_queued_ = false;    // a queued frame has a GSO size
   u64 sent_ = 0;
   u64 dropped_ = 0;
 };

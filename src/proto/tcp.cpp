@@ -36,6 +36,15 @@ constexpr u8 kDupAckThreshold = 3;   // RFC 5681
 constexpr u32 kDupAcksSent = 3;      // extra copies of the ACK on a gap
 constexpr int kBufSize = 0x3fffffff; // INT_MAX / 2: the kernel clamps it
 
+// Payload of one GSO frame: whole MSS, as many as an IP packet without
+// options holds (IPv4 total length, IPv6 payload length <= 65535).
+u32 gso_step(u32 mss, bool v6) noexcept {
+  const u32 max = 65535 - static_cast<u32>(wire::kTcpHeaderLen) -
+                  (v6 ? 0u : static_cast<u32>(wire::kIpv4HeaderLen));
+  if (mss == 0 || mss >= max) return mss;
+  return max / mss * mss;
+}
+
 // Upstream's clamp of the guest's MSS for TCP_MAXSEG (and ours).
 u16 clamp_mss(u32 mss, bool v6) noexcept {
   const u32 hi = v6 ? kTcpMss6Max : kTcpMss4Max;
@@ -265,7 +274,11 @@ void Tcp::write_headers(MutBytes frame, const Flow& f, const TcpConn& c,
     ip.ttl = 255;
     ip.payload_len = l4len;
     (void)ip.emit(frame.subspan(l3));
-    (void)t.emit(frame.subspan(l3 + wire::kIpv4HeaderLen, t.length()), ip.src, ip.dst);
+    // Offload: checksum 0, the tap completes it (proto/tap_out.hpp).
+    if (out_.l4_csum_offload())
+      (void)t.emit(frame.subspan(l3 + wire::kIpv4HeaderLen, t.length()));
+    else
+      (void)t.emit(frame.subspan(l3 + wire::kIpv4HeaderLen, t.length()), ip.src, ip.dst);
   } else {
     wire::Ipv6Repr ip;
     ip.src = s.oaddr.v6();
@@ -275,7 +288,10 @@ void Tcp::write_headers(MutBytes frame, const Flow& f, const TcpConn& c,
     ip.flow_label = static_cast<u32>(c.sock.v) & 0xfffff;  // as upstream: the socket
     ip.payload_len = l4len;
     (void)ip.emit(frame.subspan(l3));
-    (void)t.emit(frame.subspan(l3 + wire::kIpv6HeaderLen, t.length()), ip.src, ip.dst);
+    if (out_.l4_csum_offload())
+      (void)t.emit(frame.subspan(l3 + wire::kIpv6HeaderLen, t.length()));
+    else
+      (void)t.emit(frame.subspan(l3 + wire::kIpv6HeaderLen, t.length()), ip.src, ip.dst);
   }
 }
 
@@ -1188,11 +1204,14 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
     if (fin_known && c.seq_to_tap == c.seq_fin_to_tap) send_fin();
     return;
   }
-  u64 nf = (limit + mss - 1) / mss;
-  if (nf > opt_.frames_per_peek) nf = opt_.frames_per_peek;
   const bool v6 = c.fam6 != 0;
+  // GSO output (TapOut::gso): frames of as many MSS as one IP packet holds,
+  // cut by the guest's kernel if it must (docs/linux-adapters.md).
+  const u32 step = out_.gso() ? gso_step(mss, v6) : mss;
+  u64 nf = (limit + step - 1) / step;
+  if (nf > opt_.frames_per_peek) nf = opt_.frames_per_peek;
   const std::size_t hdr = header_len(v6, 0);
-  const std::size_t n = out_.reserve_many(hdr + mss, std::span<MutBytes>(bufs_, nf));
+  const std::size_t n = out_.reserve_many(hdr + step, std::span<MutBytes>(bufs_, nf));
   LOG_TRACE("TCP flow %u: from socket: in flight %llu, window %llu, limit %llu, %zu frames", i.v,
             static_cast<unsigned long long>(sent), static_cast<unsigned long long>(wnd),
             static_cast<unsigned long long>(limit), n);
@@ -1201,15 +1220,15 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
   // rewinds its connection (maybe this one): read the offsets only now.
   sent = c.in_flight();
   limit = limit_now();
-  u64 want = static_cast<u64>(n) * mss;
+  u64 want = static_cast<u64>(n) * step;
   if (want > limit) want = limit;
   if (want == 0) {
     out_.abandon();
     return;
   }
   std::size_t niov = 0;
-  for (u64 off = 0; off < want; off += mss) {
-    const u64 len = want - off < mss ? want - off : mss;
+  for (u64 off = 0; off < want; off += step) {
+    const u64 len = want - off < step ? want - off : step;
     iov_[niov] = bufs_[niov].subspan(hdr, len);
     niov++;
   }
@@ -1237,8 +1256,8 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
   const Seq base = c.seq_to_tap;
   LOG_TRACE("TCP flow %u: peeked %zu at offset %llu (seq %u)", i.v, got,
             static_cast<unsigned long long>(sent), base.v - c.seq_init_to_tap.v);
-  for (std::size_t off = 0; off < got; off += mss) {
-    const std::size_t len = got - off < mss ? got - off : mss;
+  for (std::size_t off = 0; off < got; off += step) {
+    const std::size_t len = got - off < step ? got - off : step;
     const bool last = off + len == got;
     wire::TcpRepr t;
     const FlowSide& ts = f.side[tcp_tap_side(f)];
@@ -1255,7 +1274,8 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
     tags_[nframes] = make_tag(i, t.seq);
     nframes++;
   }
-  out_.commit_many(std::span<const std::size_t>(lens_, nframes), std::span<const u64>(tags_, nframes));
+  out_.commit_many_gso(std::span<const std::size_t>(lens_, nframes), std::span<const u64>(tags_, nframes),
+                       step > mss ? static_cast<u16>(mss) : u16{0});
   stats_.frames_to_tap += nframes;
   stats_.bytes_to_tap += got;
   c.seq_to_tap += static_cast<u32>(got);

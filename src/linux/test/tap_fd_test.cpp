@@ -14,6 +14,8 @@
 
 #include "linux/test/test_support.hpp"
 #include "util/endian.hpp"
+#include "wire/checksum.hpp"
+#include "wire/vnet_hdr.hpp"
 
 namespace passt::os {
 namespace {
@@ -148,6 +150,124 @@ TEST_F(TapFdTest, HangupIsFatalAndReported) {
 TEST_F(TapFdTest, AttachTwiceIsRefused) {
   auto tap = make();
   EXPECT_EQ(tap->attach(sv[1]).err(), Err::is_connected);
+}
+
+// A TCP/IPv4 frame (198.51.100.1 -> .2) with `n` payload bytes and
+// checksum 0, as the engine leaves it for an offloading tap.
+std::vector<u8> tcp4_partial(std::size_t n) {
+  std::vector<u8> f(54 + n, 0);
+  store_be16(f.data() + 12, 0x0800);
+  f[14] = 0x45;
+  store_be16(f.data() + 16, static_cast<u16>(40 + n));
+  f[22] = 64;
+  f[23] = 6;
+  store_be32(f.data() + 26, 0xc6336401);
+  store_be32(f.data() + 30, 0xc6336402);
+  f[46] = 0x50;
+  return f;
+}
+
+std::vector<u8> with_vnet(const wire::VnetHdr& h, const std::vector<u8>& f) {
+  std::vector<u8> out(wire::kVnetHdrLen);
+  EXPECT_TRUE(h.emit(MutBytes(out)));
+  out.insert(out.end(), f.begin(), f.end());
+  return out;
+}
+
+TEST_F(TapFdTest, VnetHeaderIsStrippedOnReadAndGsoTypesFiltered) {
+  auto tap = std::make_unique<TapFd>(loop);
+  ASSERT_TRUE(tap->init());
+  ASSERT_TRUE(tap->attach(sv[0], TapFd::Vnet{wire::kVnetHdrLen, true}));
+  wire::VnetHdr plain;
+  wire::VnetHdr tso;
+  tso.flags = wire::vnet::f_needs_csum;
+  tso.gso_type = wire::vnet::gso_tcpv4;
+  tso.gso_size = 1448;
+  tso.hdr_len = 66;
+  tso.csum_start = 34;
+  tso.csum_offset = 16;
+  wire::VnetHdr ufo = tso;
+  ufo.gso_type = wire::vnet::gso_udp_l4;
+  const auto a = frame(60, 1);
+  const auto big = tcp4_partial(64000);  // larger than any MTU but 65520
+  put(with_vnet(plain, a));
+  put(with_vnet(tso, big));
+  put(with_vnet(ufo, frame(3000, 2)));  // never offered: skipped
+  put(std::vector<u8>(wire::kVnetHdrLen + 5, 0));  // header and a runt: skipped
+  ASSERT_TRUE(loop.run_once(sink, Duration::seconds(1)));
+  EXPECT_EQ(sink.frames, (std::vector<std::vector<u8>>{a, big}));
+  EXPECT_EQ(tap->stats().rx_gso, 1u);
+  EXPECT_EQ(tap->stats().rx_bad_vnet, 1u);
+  EXPECT_EQ(tap->stats().rx_short, 1u);
+  EXPECT_EQ(tap->attach(sv[1], TapFd::Vnet{12, false}).err(), Err::is_connected);
+}
+
+TEST_F(TapFdTest, VnetHeaderOnWriteMarksPartialChecksums) {
+  for (bool partial : {true, false}) {
+    auto tap = std::make_unique<TapFd>(loop);
+    ASSERT_TRUE(tap->init());
+    int p[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p), 0);
+    ASSERT_TRUE(tap->attach(p[0], TapFd::Vnet{wire::kVnetHdrLen, partial}));
+    auto full = tcp4_partial(100);
+    store_be16(full.data() + 50, 0x1234);  // a checksum: passed on as it is
+    const std::vector<std::vector<u8>> frames = {tcp4_partial(100), frame(42, 3), full};
+    std::vector<Bytes> spans(frames.begin(), frames.end());
+    EXPECT_EQ(tap->send(spans), 3u);
+    EXPECT_EQ(tap->stats().tx_frames, 3u);
+    for (std::size_t i = 0; i < frames.size(); i++) {
+      std::vector<u8> got(70000);
+      ssize_t n = ::read(p[1], got.data(), got.size());
+      ASSERT_EQ(n, static_cast<ssize_t>(wire::kVnetHdrLen + frames[i].size()));
+      got.resize(static_cast<std::size_t>(n));
+      auto h = wire::VnetHdr::parse(Bytes(got));
+      ASSERT_TRUE(h);
+      wire::VnetHdr want;
+      if (partial && i == 0) {
+        want.flags = wire::vnet::f_needs_csum;
+        want.csum_start = 34;
+        want.csum_offset = 16;
+      }
+      EXPECT_EQ(*h, want);
+      auto expect = frames[i];
+      if (partial && i == 0)  // the pseudo-header sum, spliced in
+        store_be16(expect.data() + 50,
+                   static_cast<u16>(wire::pseudo_header_v4(Ipv4Addr::of(198, 51, 100, 1),
+                                                           Ipv4Addr::of(198, 51, 100, 2), 6, 120)));
+      EXPECT_EQ(std::vector<u8>(got.begin() + wire::kVnetHdrLen, got.end()), expect);
+    }
+    tap->detach();
+    ::close(p[1]);
+  }
+}
+
+TEST_F(TapFdTest, GsoSizesMarkLongTcpFrames) {
+  auto tap = std::make_unique<TapFd>(loop);
+  ASSERT_TRUE(tap->init());
+  int big = 1 << 20;
+  ASSERT_EQ(::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+  ASSERT_TRUE(tap->attach(sv[0], TapFd::Vnet{wire::kVnetHdrLen, true}));
+  // 4380 bytes of payload at GSO size 1460: GSO; 1460: not (one segment);
+  // a non-TCP frame with a size: plain.
+  const std::vector<std::vector<u8>> frames = {tcp4_partial(4380), tcp4_partial(1460), frame(60, 1)};
+  std::vector<Bytes> spans(frames.begin(), frames.end());
+  const u16 sizes[] = {1460, 1460, 1460};
+  EXPECT_EQ(tap->send_gso(spans, sizes), 3u);
+  EXPECT_EQ(tap->stats().tx_gso, 1u);
+  std::vector<wire::VnetHdr> got;
+  for (std::size_t i = 0; i < frames.size(); i++) {
+    std::vector<u8> b(70000);
+    ssize_t n = ::read(sv[1], b.data(), b.size());
+    ASSERT_EQ(n, static_cast<ssize_t>(wire::kVnetHdrLen + frames[i].size()));
+    got.push_back(*wire::VnetHdr::parse(Bytes(b)));
+  }
+  EXPECT_EQ(got[0].gso_type, wire::vnet::gso_tcpv4);
+  EXPECT_EQ(got[0].gso_size, 1460);
+  EXPECT_EQ(got[0].hdr_len, 54);
+  EXPECT_EQ(got[0].flags, wire::vnet::f_needs_csum);
+  EXPECT_EQ(got[1].gso_type, wire::vnet::gso_none);
+  EXPECT_EQ(got[1].flags, wire::vnet::f_needs_csum);
+  EXPECT_EQ(got[2], wire::VnetHdr{});
 }
 
 // A real tap device in a namespace of our own: the kernel answers an ARP

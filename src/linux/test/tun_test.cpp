@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "linux/netlink.hpp"
@@ -50,6 +53,32 @@ TEST_F(TunNs, CreatesANamedTapInTheNamespace) {
   // The interface lives as long as the fd.
   ::close(tap->fd);
   EXPECT_EQ(ns.nl.link(std::string_view("ptap0")).err(), Err::no_entry);
+}
+
+TEST_F(TunNs, VnetHeaderAndOffloads) {
+  auto plain = open_tap(ns.runner.get(), "plain0");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->vnet_hdr_len, 0u);
+  EXPECT_EQ(plain->offloads, 0u);
+  ifreq ifr{};
+  ASSERT_EQ(::ioctl(plain->fd, TUNGETIFF, &ifr), 0);
+  EXPECT_EQ(ifr.ifr_flags & IFF_VNET_HDR, 0);
+  ::close(plain->fd);
+
+  auto v = open_tap(ns.runner.get(), "vnet0", true);
+  ASSERT_TRUE(v) << err_name(v.err());
+  EXPECT_EQ(v->vnet_hdr_len, 10u);
+  ASSERT_EQ(::ioctl(v->fd, TUNGETIFF, &ifr), 0);
+  EXPECT_NE(ifr.ifr_flags & IFF_VNET_HDR, 0);
+  EXPECT_NE(ifr.ifr_flags & IFF_NO_PI, 0);
+  int sz = 0;
+  ASSERT_EQ(::ioctl(v->fd, TUNGETVNETHDRSZ, &sz), 0);
+  EXPECT_EQ(sz, 10);
+  // Every kernel since 2.6.27 takes these three.
+  EXPECT_EQ(v->offloads, tun_offload::csum | tun_offload::tso4 | tun_offload::tso6);
+  static_assert(tun_offload::csum == TUN_F_CSUM && tun_offload::tso4 == TUN_F_TSO4 &&
+                tun_offload::tso6 == TUN_F_TSO6);
+  ::close(v->fd);
 }
 
 TEST_F(TunNs, TemplateNameAndErrors) {

@@ -17,6 +17,13 @@ class Tap final : public ports::TapPort {
     batches++;
     return n;
   }
+  std::size_t send_gso(std::span<const Bytes> frames, std::span<const u16> sizes) noexcept override {
+    gso_batches++;
+    gso.assign(sizes.begin(), sizes.end());
+    return send(frames);
+  }
+  int gso_batches = 0;
+  std::vector<u16> gso;
   bool connected() const noexcept override { return true; }
   std::size_t limit = ~std::size_t{0};
   std::vector<std::vector<u8>> sent;
@@ -79,6 +86,38 @@ TEST(TapOutMany, DroppedTagsAreReportedInOrder) {
   EXPECT_EQ(out.flush(), 1u);
   EXPECT_EQ(obs.tags, (std::vector<u64>{13, 14})) << "untagged frames are not reported";
   EXPECT_EQ(out.dropped_frames(), 3u);
+}
+
+TEST(TapOutMany, GsoSizesGoWithTheirFramesAndOnlyThen) {
+  Tap tap;
+  TapOut out(tap, 16, 1 << 20);
+  out.set_gso(true);
+  EXPECT_TRUE(out.gso());
+  // A batch without GSO frames goes through send().
+  ASSERT_TRUE(out.push(Bytes(std::vector<u8>(60, 1))));
+  out.flush();
+  EXPECT_EQ(tap.gso_batches, 0);
+  // A plain frame, two GSO frames, a plain frame: one send_gso() with the
+  // sizes in place.
+  ASSERT_TRUE(out.push(Bytes(std::vector<u8>(60, 2))));
+  MutBytes bufs[2];
+  ASSERT_EQ(out.reserve_many(60000, bufs), 2u);
+  const std::size_t lens[] = {60000, 30000};
+  out.commit_many_gso(lens, {}, 1460);
+  MutBytes one = out.reserve(70);
+  ASSERT_EQ(one.size(), 70u);
+  out.commit(70);
+  EXPECT_EQ(out.flush(), 4u);
+  EXPECT_EQ(tap.gso_batches, 1);
+  EXPECT_EQ(tap.gso, (std::vector<u16>{0, 1460, 1460, 0}));
+  EXPECT_EQ(tap.sent.size(), 5u);
+  EXPECT_EQ(tap.sent[2].size(), 60000u);
+  // The marks do not outlive their batch; size 0 marks nothing.
+  ASSERT_EQ(out.reserve_many(100, bufs), 2u);
+  const std::size_t l2[] = {100};
+  out.commit_many_gso(l2, {}, 0);
+  out.flush();
+  EXPECT_EQ(tap.gso_batches, 1);
 }
 
 }  // namespace
