@@ -938,6 +938,8 @@ void Tcp::process_group(const Group& g, Instant now) noexcept {
   TcpConn& c = f.as<TcpConn>();
   if (!c.sock.valid()) return;
   c.t_idle = now + kTcpActTimeout;
+  const bool syn_ack_sent = c.has(ce::tap_syn_ack_sent);
+  const Seq to_tap_before = c.seq_to_tap;
   u32 k = g.head;
   while (k != kNone && !c.has(ce::established)) {
     const bool more = handshake_seg(i, f, c, segs_[k], now);
@@ -945,7 +947,13 @@ void Tcp::process_group(const Group& g, Instant now) noexcept {
     if (more) break;
     k = segs_[k].next;
   }
-  if (k != kNone && c.has(ce::established)) data_from_tap(i, f, c, k, now);
+  if (k != kNone && c.has(ce::established)) {
+    data_from_tap(i, f, c, k, now);
+  } else if (syn_ack_sent && c.has(ce::established) && c.seq_to_tap == to_tap_before) {
+    // The handshake's end alone: the window, scaled from now on, may differ
+    // from the SYN+ACK's (an ACK or data in the same batch would carry it).
+    (void)send_ack_if_needed(i, f, c, false, now);
+  }
   if (f.closing != 0) return;
   check_close(i, f, c);
   if (f.closing != 0) return;
@@ -1186,6 +1194,10 @@ void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
   events &= static_cast<u32>(sock_wanted(c)) | ev::err | ev::hup;
   if (c.has(ce::tap_syn_rcvd)) {
     if ((events & (ev::out | ev::err | ev::hup)) != 0) connect_done(i, f, c, events, now);
+    // The registration stays as it is (no re-arm that would report the
+    // socket again): a far end that closed at once told us so now.
+    if (f.closing == 0 && !c.has(ce::tap_syn_rcvd) && (events & (ev::rdhup | ev::hup)) != 0)
+      c.events |= ce::sock_fin_rcvd;
   } else {
     if ((events & ev::err) != 0) {
       const Err e = host_.take_error(c.sock);
