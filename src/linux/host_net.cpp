@@ -412,10 +412,9 @@ void LinuxHostNet::close(Sock s) noexcept {
   if (st != nullptr) {
     // Unread bytes at close() make the kernel reset the connection.
     if ((st->owned_pending & kPendingMask) != 0) (void)flush_discard(s, *st);
-    // A registration belongs to the open file description and would outlive
-    // close() only if the fd had been duplicated: never for our own sockets
-    // (theory of operation), so only an adopted fd leaves the set explicitly.
-    if (st->watched != 0 && (st->owned_pending & kOwned) == 0) (void)loop_.unwatch(s.v);
+    // Explicitly leave the epoll set: a registration belongs to the open file
+    // description and would outlive close() if the fd had been duplicated.
+    if (st->watched != 0) (void)loop_.unwatch(s.v);
     *st = FdState{};
   }
   ::close(s.v);

@@ -32,10 +32,6 @@
 //    close() would make the kernel send RST instead of FIN).  A request/
 //    response connection then drops its acknowledged bytes once every few
 //    hundred round trips instead of once per round trip.
-//  * close() does not EPOLL_CTL_DEL a socket this class created: the kernel
-//    drops the registration with the last reference to the file, and
-//    nothing in the process duplicates our sockets (the netns runner shares
-//    the fd table, CLONE_FILES).  Adopted fds are still removed explicitly.
 //  * take_error() also drains the IP_RECVERR error queue (bounded): EPOLLERR
 //    stays asserted while it is not empty.
 //  * Batches use fixed arrays (kMaxBatch messages, kMaxBatchIov iovecs in
@@ -135,7 +131,7 @@ class LinuxHostNet final : public ports::HostNet {
     i32 peek_off_plus1;  // kernel SO_PEEK_OFF + 1; 0: never set (kernel: -1)
     u8 family;           // 0 unknown, 1 v4, 2 v6, 3 not a socket (pipe)
     u8 watched;
-    u16 owned_pending;   // bit 15: created here (never duplicated); bits 0-14:
+    u16 owned_pending;   // bit 15: created here (not adopted); bits 0-14:
                          // bytes discard() accepted but has not dropped yet
     u32 known;           // bytes at the queue's head a peek has seen (pending
                          // included): a deferred discard never claims more

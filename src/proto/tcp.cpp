@@ -951,8 +951,11 @@ void Tcp::process_group(const Group& g, Instant now) noexcept {
     data_from_tap(i, f, c, k, now);
   } else if (syn_ack_sent && c.has(ce::established) && c.seq_to_tap == to_tap_before) {
     // The handshake's end alone: the window, scaled from now on, may differ
-    // from the SYN+ACK's (an ACK or data in the same batch would carry it).
-    (void)send_ack_if_needed(i, f, c, false, now);
+    // from the SYN+ACK's.  Checked by this loop round's deadline pass (no
+    // frame if an ACK or data of the same round carried it), where the
+    // re-armed registration's writable event used to trigger it.
+    c.flags |= cf::ack_to_tap_due;
+    c.t_ack = now;
   }
   if (f.closing != 0) return;
   check_close(i, f, c);
