@@ -38,6 +38,8 @@ constexpr u8 kFamUnknown = 0;
 constexpr u8 kFamV4 = 1;
 constexpr u8 kFamV6 = 2;
 constexpr u8 kFamPipe = 3;
+constexpr u16 kOwned = 0x8000;         // FdState::owned_pending: created by us
+constexpr u16 kPendingMask = 0x7fff;   // ... deferred discard bytes
 
 // Peek offsets are kept well inside the kernel's int sk_peek_off even after
 // a peek adds what it copied (windows are at most 1 GiB: scale 14).
@@ -229,6 +231,7 @@ Result<Sock> LinuxHostNet::track(int fd, u8 family) noexcept {
   }
   *st = FdState{};
   st->family = family;
+  st->owned_pending = kOwned;
   return s;
 }
 
@@ -407,6 +410,8 @@ void LinuxHostNet::close(Sock s) noexcept {
   if (s.v < 0) return;
   FdState* st = state(s);
   if (st != nullptr) {
+    // Unread bytes at close() make the kernel reset the connection.
+    if ((st->owned_pending & kPendingMask) != 0) (void)flush_discard(s, *st);
     // Explicitly leave the epoll set: a registration belongs to the open file
     // description and would outlive close() if the fd had been duplicated.
     if (st->watched != 0) (void)loop_.unwatch(s.v);
@@ -437,15 +442,20 @@ void LinuxHostNet::consumed(Sock s, std::size_t n) noexcept {
   // The kernel moves a set peek offset back by what a consuming read took,
   // floored at 0 (sk_peek_offset_bwd).
   FdState* st = state(s);
-  if (st == nullptr || st->peek_off_plus1 <= 0) return;
+  if (st == nullptr) return;
+  st->known = st->known > n ? static_cast<u32>(st->known - n) : 0;
+  if (st->peek_off_plus1 <= 0) return;
   i64 off = static_cast<i64>(st->peek_off_plus1) - 1 - static_cast<i64>(n);
   st->peek_off_plus1 = static_cast<i32>((off < 0 ? 0 : off) + 1);
 }
 
 Result<std::size_t> LinuxHostNet::peek_with_offset(Sock s, FdState& st, std::size_t offset,
                                                    std::span<const MutBytes> iov) noexcept {
-  const i32 want = static_cast<i32>(offset);
-  if (st.peek_off_plus1 - 1 != want) {
+  // Deferred discards are still at the head of the queue: skip them too.
+  const i32 want = static_cast<i32>(offset + (st.owned_pending & kPendingMask));
+  // Never set (-1, the kernel's default) peeks from the head like offset 0
+  // and stays -1: no setsockopt() for a peek at the head.
+  if (st.peek_off_plus1 - 1 != want && !(want == 0 && st.peek_off_plus1 == 0)) {
     if (Status r = sockopt_int(s.v, SOL_SOCKET, SO_PEEK_OFF, want); !r) return r.err();
     st.peek_off_plus1 = want + 1;
   }
@@ -460,7 +470,9 @@ Result<std::size_t> LinuxHostNet::peek_with_offset(Sock s, FdState& st, std::siz
     if (errno == EAGAIN) return std::size_t{0};  // nothing beyond offset yet
     return last_err();
   }
-  st.peek_off_plus1 += static_cast<i32>(r);  // MSG_PEEK advances it (sk_peek_offset_fwd)
+  if (st.peek_off_plus1 != 0) st.peek_off_plus1 += static_cast<i32>(r);  // sk_peek_offset_fwd
+  const u32 end = static_cast<u32>(want) + static_cast<u32>(r);
+  if (end > st.known) st.known = end;
   return static_cast<std::size_t>(r);
 }
 
@@ -499,17 +511,47 @@ Result<std::size_t> LinuxHostNet::peek(Sock s, std::size_t offset,
   return peek_with_offset(s, *st, offset, iov);
 }
 
-Result<std::size_t> LinuxHostNet::discard(Sock s, std::size_t n) noexcept {
-  if (n == 0) return std::size_t{0};
-  if (n > kMaxDiscard) n = kMaxDiscard;
-  // TCP: MSG_TRUNC drops the bytes without copying, so no buffer is needed.
+Status LinuxHostNet::flush_discard(Sock s, FdState& st) noexcept {
+  const std::size_t n = st.owned_pending & kPendingMask;
+  st.owned_pending = static_cast<u16>(st.owned_pending & kOwned);
+  if (n == 0) return {};
   ssize_t r = ::recv(s.v, nullptr, n, MSG_TRUNC | MSG_DONTWAIT);
   if (r < 0) return last_err();
   consumed(s, static_cast<std::size_t>(r));
-  return static_cast<std::size_t>(r);
+  return {};
+}
+
+Result<std::size_t> LinuxHostNet::discard(Sock s, std::size_t n) noexcept {
+  if (n == 0) return std::size_t{0};
+  if (n > kMaxDiscard) n = kMaxDiscard;
+  FdState* st = state(s);
+  std::size_t pending = 0;
+  if (st != nullptr) {
+    pending = st->owned_pending & kPendingMask;
+    // Deferred: the bytes stay, the peek offset skips them (SO_PEEK_OFF only;
+    // the discard iovec would copy them at every peek).
+    if (peek_off_ && (st->owned_pending & kOwned) != 0 && st->family != kFamPipe &&
+        pending + n <= kMaxDeferredDiscard && pending + n <= st->known) {
+      st->owned_pending = static_cast<u16>(st->owned_pending + n);
+      return n;
+    }
+    st->owned_pending = static_cast<u16>(st->owned_pending & kOwned);
+  }
+  // TCP: MSG_TRUNC drops the bytes without copying, so no buffer is needed.
+  ssize_t r = ::recv(s.v, nullptr, pending + n, MSG_TRUNC | MSG_DONTWAIT);
+  if (r < 0) {
+    if (st != nullptr) st->owned_pending = static_cast<u16>(st->owned_pending | pending);
+    return last_err();
+  }
+  consumed(s, static_cast<std::size_t>(r));
+  const std::size_t got = static_cast<std::size_t>(r);
+  return got > pending ? got - pending : 0;
 }
 
 Result<std::size_t> LinuxHostNet::recv(Sock s, std::span<const MutBytes> iov) noexcept {
+  if (FdState* st = state(s); st != nullptr && (st->owned_pending & kPendingMask) != 0) {
+    if (Status r = flush_discard(s, *st); !r) return r.err();
+  }
   iovec* v = scratch_->iovs.data();
   std::size_t n = iov.size() < kMaxIov ? iov.size() : kMaxIov;
   for (std::size_t i = 0; i < n; i++) v[i] = iovec{iov[i].data(), iov[i].size()};

@@ -25,6 +25,13 @@
 //    requested offset differs from the kernel's.  Without SO_PEEK_OFF a
 //    leading iovec of `offset` bytes, made of repeated references to one
 //    scratch buffer (contents ignored), absorbs the skipped bytes.
+//  * discard() on a socket peeked with SO_PEEK_OFF is deferred: up to
+//    kMaxDeferredDiscard bytes that a peek has seen stay at the head of the receive
+//    queue (the peek offset skips them) and go with the next discard() that
+//    would pass the bound, a consuming recv(), or close() (unread data at
+//    close() would make the kernel send RST instead of FIN).  A request/
+//    response connection then drops its acknowledged bytes once every few
+//    hundred round trips instead of once per round trip.
 //  * take_error() also drains the IP_RECVERR error queue (bounded): EPOLLERR
 //    stays asserted while it is not empty.
 //  * Batches use fixed arrays (kMaxBatch messages, kMaxBatchIov iovecs in
@@ -51,6 +58,7 @@ class LinuxHostNet final : public ports::HostNet {
   static constexpr std::size_t kMaxBatchIov = 4096;   // iovecs across one send_batch
   static constexpr std::size_t kMaxIov = 1024;        // iovecs per send/peek/recv (UIO_MAXIOV)
   static constexpr std::size_t kPeekScratch = 256 * 1024;
+  static constexpr std::size_t kMaxDeferredDiscard = 16 * 1024;  // < 2^15
 
   enum class PeekMode : u8 {
     probe,      // SO_PEEK_OFF if the kernel supports it on TCP, else discard iovec
@@ -117,13 +125,16 @@ class LinuxHostNet final : public ports::HostNet {
   void unwatch(ports::Sock s) noexcept override;
 
  private:
-  // 8 bytes; all-zero is the state of an fd we know nothing about, so the
+  // 12 bytes; all-zero is the state of an fd we know nothing about, so the
   // calloc()ed table needs no initialisation pass.
   struct FdState {
     i32 peek_off_plus1;  // kernel SO_PEEK_OFF + 1; 0: never set (kernel: -1)
     u8 family;           // 0 unknown, 1 v4, 2 v6, 3 not a socket (pipe)
     u8 watched;
-    u8 pad[2];
+    u16 owned_pending;   // bit 15: created here (not adopted); bits 0-14:
+                         // bytes discard() accepted but has not dropped yet
+    u32 known;           // bytes at the queue's head a peek has seen (pending
+                         // included): a deferred discard never claims more
   };
   struct Scratch;  // fixed arrays for the batch and iovec paths
 
@@ -136,6 +147,8 @@ class LinuxHostNet final : public ports::HostNet {
   Result<std::size_t> peek_with_iov(ports::Sock s, std::size_t offset,
                                     std::span<const MutBytes> iov) noexcept;
   void consumed(ports::Sock s, std::size_t n) noexcept;
+  // Drops the bytes a deferred discard() left in the receive queue.
+  Status flush_discard(ports::Sock s, FdState& st) noexcept;
 
   EventLoop& loop_;
   Options opt_;

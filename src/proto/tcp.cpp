@@ -35,6 +35,7 @@ constexpr u8 kRecovering = 0xff;     // dup_acks: fast retransmit done, wait for
 constexpr u8 kDupAckThreshold = 3;   // RFC 5681
 constexpr u32 kDupAcksSent = 3;      // extra copies of the ACK on a gap
 constexpr int kBufSize = 0x3fffffff; // INT_MAX / 2: the kernel clamps it
+constexpr u8 kTcpStateEstablished = 1;  // Linux's TCP_ESTABLISHED (TcpInfo::state)
 
 // Payload of one GSO frame: whole MSS, as many as an IP packet without
 // options holds (IPv4 total length, IPv6 payload length <= 65535).
@@ -195,6 +196,7 @@ void Tcp::low_rtt_note(const Flow& f, TcpConn& c, const ports::TcpInfo& info) no
 void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tap, Instant now) noexcept {
   now_ = now;
   share_tick(now);
+  info_stale();
   const bool v4 = tap.eaddr.is_v4();
   const SockAddr peer{ini.eaddr, ini.eport, 0};
   auto refuse = [&]() noexcept {
@@ -231,9 +233,9 @@ void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tap, Ins
     if (host_.set_opt(s, ports::SockOpt::sndbuf, kBufSize)) c.flags |= cf::set_bufs;
     (void)host_.set_opt(s, ports::SockOpt::rcvbuf, kBufSize);
   }
-  c.sndbuf = static_cast<u32>(host_.get_opt(s, ports::SockOpt::sndbuf).value_or(0));
+  c.sndbuf = sndbuf_of(c, now);
   ports::TcpInfo info;
-  if (auto ti = host_.tcp_info(s); ti) {
+  if (auto ti = info_of(c); ti) {
     info = *ti;
     c.ws_to_tap = info.snd_wscale < kMaxWs ? info.snd_wscale : kMaxWs;
     low_rtt_note(f, c, info);
@@ -369,8 +371,42 @@ void Tcp::send_rst_reply(const wire::Frame& fr) noexcept {
   stats_.frames_to_tap++;
 }
 
-bool Tcp::refresh(Flow& f, TcpConn& c, ports::TcpInfo* info) noexcept {
+Result<ports::TcpInfo> Tcp::info_of(TcpConn& c) noexcept {
+  if (info_sock_ == c.sock.v && c.sock.valid()) return info_cache_;
   auto ti = host_.tcp_info(c.sock);
+  if (ti) {
+    info_cache_ = *ti;
+    info_sock_ = c.sock.v;
+  }
+  return ti;
+}
+
+u32 Tcp::sndbuf_of(const TcpConn& c, Instant now) noexcept {
+  if (c.flag(cf::set_bufs) && sndbuf_set_ != 0 && now < sndbuf_until_) return sndbuf_set_;
+  const u32 v = static_cast<u32>(host_.get_opt(c.sock, ports::SockOpt::sndbuf).value_or(0));
+  if (c.flag(cf::set_bufs) && v != 0) {
+    sndbuf_set_ = v;
+    sndbuf_until_ = now + kTcpLocalCacheTime;
+  }
+  return v;
+}
+
+bool Tcp::local_by_probe(const InAny& target, ports::Family fam, Instant now) noexcept {
+  for (const LocalProbe& p : probes_)
+    if (now < p.until && p.addr == target) return p.local;
+  bool local = false;
+  if (auto p = host_.socket(ports::Netns::host, fam, ports::SockType::tcp); p) {
+    const Status b = host_.bind(*p, SockAddr{target, 0, 0});
+    local = b.ok() || b.err() == Err::addr_in_use;
+    host_.close(*p);
+  }
+  probes_[probe_next_] = LocalProbe{target, now + kTcpLocalCacheTime, local};
+  probe_next_ = (probe_next_ + 1) % kTcpLowRttEntries;
+  return local;
+}
+
+bool Tcp::refresh(Flow& f, TcpConn& c, ports::TcpInfo* info) noexcept {
+  auto ti = info_of(c);
   if (!ti) return false;
   *info = *ti;
   low_rtt_note(f, c, *info);
@@ -436,6 +472,7 @@ MirrorOut Tcp::mirror(Flow& f, TcpConn& c, bool syn, bool force) noexcept {
 }
 
 void Tcp::note_ack_due(TcpConn& c, const MirrorOut& m, Instant now) noexcept {
+  if (m.wnd_room_limited || m.wnd_field == 0) c.flags |= cf::sock_out;
   if (m.wnd_room_limited) {
     stats_.wnd_room_limited++;
     // The window opens as the far end acknowledges: poll it, soon while it
@@ -531,9 +568,10 @@ void Tcp::rst_to_tap(FlowIdx i, Flow& f, TcpConn& c, const char* why) noexcept {
 void Tcp::close_conn(FlowIdx i, Flow& f, TcpConn& c, bool abort) noexcept {
   LOG_DEBUG("TCP flow %u: closed%s (events %#x)", i.v, abort ? ", reset" : "", c.events);
   if (c.sock.valid()) {
-    host_.unwatch(c.sock);
+    // close() takes the socket out of the readiness set (HostNet::close).
     if (abort) (void)host_.set_opt(c.sock, ports::SockOpt::linger_zero, 1);
     host_.close(c.sock);
+    info_stale();
   }
   c.sock = Sock{};
   c.events = 0;
@@ -555,19 +593,29 @@ void Tcp::check_close(FlowIdx i, Flow& f, TcpConn& c) noexcept {
     c.t_fin = now_ + kTcpFinTimeout;
 }
 
+u8 Tcp::sock_wanted(const TcpConn& c) const noexcept {
+  if (c.has(ce::tap_syn_rcvd)) return static_cast<u8>(ev::out | ev::rdhup);
+  if (!c.has(ce::established)) return static_cast<u8>(ev::in | ev::rdhup);
+  if (c.has(ce::tap_fin_sent) && c.seq_to_tap == c.seq_fin_to_tap + 1) return 0;  // all sent
+  if (c.flag(cf::stalled)) return static_cast<u8>(ev::in | ev::out | ev::rdhup);
+  return static_cast<u8>(ev::in | ev::rdhup);
+}
+
 void Tcp::update_mask(FlowIdx i, TcpConn& c) noexcept {
   if (!c.sock.valid()) return;
+  // One edge-triggered registration for the connection's whole life:
+  // in|rdhup, plus out from the moment it is needed (a connect() still
+  // running, a send buffer that filled, a window held down by it); the
+  // handler acts only on what sock_wanted() says for the state.  The one
+  // exception is level-triggered in|rdhup while a peek stopped at the frame
+  // budget with more in the socket: the loop comes back for the rest.
   u8 want;
-  if (c.has(ce::tap_syn_rcvd)) {
-    want = static_cast<u8>(ev::out | ev::rdhup | ev::edge);
-  } else if (!c.has(ce::established)) {
-    want = static_cast<u8>(ev::in | ev::rdhup | ev::edge);
-  } else if (c.has(ce::tap_fin_sent) && c.seq_to_tap == c.seq_fin_to_tap + 1) {
-    want = static_cast<u8>(ev::edge);  // all sent: only errors and hang-ups
-  } else if (c.flag(cf::stalled)) {
-    want = static_cast<u8>(ev::in | ev::out | ev::rdhup | ev::edge);
-  } else {
+  if (c.has(ce::established) && !c.flag(cf::stalled) &&
+      !(c.has(ce::tap_fin_sent) && c.seq_to_tap == c.seq_fin_to_tap + 1)) {
     want = static_cast<u8>(ev::in | ev::rdhup);
+  } else {
+    want = static_cast<u8>(ev::in | ev::rdhup | ev::edge);
+    if (c.flag(cf::sock_out)) want |= static_cast<u8>(ev::out);
   }
   if (want == c.sock_mask) return;
   const Flow& f = flows_.at(i);
@@ -629,6 +677,7 @@ void Tcp::tap_segment(const wire::Frame& fr, Instant now) noexcept {
   const core::FlowKey k{core::L4::tcp, Pif::tap, fr.src, fr.dst, fr.src_port, fr.dst_port};
   const FlowSidx s = flows_.lookup(k);
   if (!s.valid()) {
+    info_stale();
     tap_new(fr, now);
     return;
   }
@@ -671,6 +720,7 @@ void Tcp::tap_segment(const wire::Frame& fr, Instant now) noexcept {
 void Tcp::tap_batch_end(Instant now) noexcept {
   now_ = now;
   share_tick(now);
+  info_stale();
   for (u32 g = 0; g < ngroups_; g++) process_group(groups_[g], now);
   nsegs_ = 0;
   ngroups_ = 0;
@@ -716,13 +766,6 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
     send_rst_reply(fr);
   };
   bool local = is_local(target);
-  if (!local && opt_.probe_local) {
-    if (auto p = host_.socket(ports::Netns::host, fam, ports::SockType::tcp); p) {
-      const Status b = host_.bind(*p, SockAddr{target, 0, 0});
-      local = b.ok() || b.err() == Err::addr_in_use;
-      host_.close(*p);
-    }
-  }
   auto s = host_.socket(ports::Netns::host, fam, ports::SockType::tcp);
   if (!s) return fail(Sock{});
   bool bufs_set = false;
@@ -747,6 +790,15 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
   }
   auto bound = host_.local_addr(*s);
   const SockAddr la = bound ? *bound : SockAddr{};
+  // The kernel picks the destination itself as the source of a connection
+  // to one of the host's addresses: that answers the bind() probe for free
+  // (unless we chose the source: an outbound address or interface).
+  const bool fixed_src = fam == ports::Family::v4
+                             ? (net_.v4.outbound.has_value() || !net_.v4.outbound_if.empty())
+                             : (net_.v6.outbound.has_value() || !net_.v6.outbound_if.empty());
+  const bool src_local = bound && !fixed_src && la.addr == target;
+  if (src_local) local = true;
+  if (!local && opt_.probe_local) local = local_by_probe(target, fam, now);
   flows_.set_tgt(i, Pif::host, FlowSide{la.addr, target, la.port, fr.dst_port});
   TcpConn& c = flows_.set_type<TcpConn>(i, core::FlowType::tcp);
   flows_.activate(i);
@@ -773,9 +825,23 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
   if (local) c.flags |= cf::local;
   if (low_rtt_lookup(target)) c.flags |= cf::low_rtt;
   if (bufs_set) c.flags |= cf::set_bufs;
+  // Nothing came from the socket yet: the handshake's end need not peek
+  // before a readiness event says otherwise.
+  c.flags |= cf::drained;
   stats_.conns_from_tap++;
   LOG_DEBUG("TCP flow %u: guest port %u connects to %s:%u", i.v, fr.src_port, to_text(target).c_str(),
             fr.dst_port);
+  // To one of the host's own addresses the kernel completed the handshake
+  // inside connect(): answer the guest now rather than after a wake-up.
+  if (src_local) {
+    info_stale();
+    if (auto ti = info_of(c); ti && ti->state == kTcpStateEstablished) {
+      Flow& fl = flows_.at(i);
+      connect_done(i, fl, c, ev::out, now);
+      if (fl.closing != 0) return;
+    }
+  }
+  if (c.has(ce::tap_syn_rcvd)) c.flags |= cf::sock_out;  // the end of connect() is EPOLLOUT
   update_mask(i, c);
   set_timer(i, c, now);
 }
@@ -790,8 +856,8 @@ void Tcp::connect_done(FlowIdx i, Flow& f, TcpConn& c, u32 events, Instant now) 
     rst_to_tap(i, f, c, "connect failed");
     return;
   }
-  c.sndbuf = static_cast<u32>(host_.get_opt(c.sock, ports::SockOpt::sndbuf).value_or(0));
-  if (auto ti = host_.tcp_info(c.sock); ti) {
+  c.sndbuf = sndbuf_of(c, now);
+  if (auto ti = info_of(c); ti) {
     if (c.flag(cf::ws_ok)) c.ws_to_tap = ti->snd_wscale < kMaxWs ? ti->snd_wscale : kMaxWs;
     low_rtt_note(f, c, *ti);
     LOG_DEBUG("TCP flow %u: connected; SO_SNDBUF %u, min RTT %u us%s%s", i.v, c.sndbuf, ti->min_rtt_us,
@@ -869,8 +935,11 @@ bool Tcp::handshake_seg(FlowIdx i, Flow& f, TcpConn& c, const Seg& s, Instant no
     c.flags &= static_cast<u16>(~cf::ack_from_tap_due);
     c.t_rto = Instant::never();
     note_sender(c);  // a new connection is counted as a sender at once
+    // No readiness event since connect(): nothing to peek yet (as if a peek
+    // had found the socket empty).
+    if (c.flag(cf::drained)) c.flags |= cf::stalled;
     if (!s.payload.empty() || (s.flags & tf::fin) != 0) return true;
-    data_from_sock(i, f, c, now);
+    if (!c.flag(cf::drained)) data_from_sock(i, f, c, now);
     return false;
   }
   // tap_syn_rcvd: connect() still running; the guest's retransmitted SYNs
@@ -885,6 +954,8 @@ void Tcp::process_group(const Group& g, Instant now) noexcept {
   TcpConn& c = f.as<TcpConn>();
   if (!c.sock.valid()) return;
   c.t_idle = now + kTcpActTimeout;
+  const bool syn_ack_sent = c.has(ce::tap_syn_ack_sent);
+  const Seq to_tap_before = c.seq_to_tap;
   u32 k = g.head;
   while (k != kNone && !c.has(ce::established)) {
     const bool more = handshake_seg(i, f, c, segs_[k], now);
@@ -892,7 +963,16 @@ void Tcp::process_group(const Group& g, Instant now) noexcept {
     if (more) break;
     k = segs_[k].next;
   }
-  if (k != kNone && c.has(ce::established)) data_from_tap(i, f, c, k, now);
+  if (k != kNone && c.has(ce::established)) {
+    data_from_tap(i, f, c, k, now);
+  } else if (syn_ack_sent && c.has(ce::established) && c.seq_to_tap == to_tap_before) {
+    // The handshake's end alone: the window, scaled from now on, may differ
+    // from the SYN+ACK's.  Checked by this loop round's deadline pass (no
+    // frame if an ACK or data of the same round carried it), where the
+    // re-armed registration's writable event used to trigger it.
+    c.flags |= cf::ack_to_tap_due;
+    c.t_ack = now;
+  }
   if (f.closing != 0) return;
   check_close(i, f, c);
   if (f.closing != 0) return;
@@ -919,6 +999,7 @@ void Tcp::ack_from_tap(FlowIdx i, Flow& f, TcpConn& c, Seq ack, u32 wnd, Instant
   }
   LOG_TRACE("TCP flow %u: guest ACKs %u (+%u, data %u)", i.v, ack.v - c.seq_init_to_tap.v, acked, data);
   if (data > 0) {
+    info_stale();
     auto d = host_.discard(c.sock, data);
     if (!d || *d != data)
       LOG_DEBUG("TCP: discarded %zu of %u acknowledged bytes", d ? *d : std::size_t{0}, data);
@@ -1056,6 +1137,7 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
   }
 
   if (total > 0) {
+    info_stale();
     auto r = host_.send(c.sock, std::span<const Bytes>(wiov_, nw), false);
     std::size_t written = 0;
     if (r) {
@@ -1070,6 +1152,7 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
     if (written > 0) note_sender(c);
     if (written < total) {
       stats_.partial_writes++;
+      c.flags |= cf::sock_out;  // the socket says when it takes more
       fin = false;  // the FIN follows bytes the socket did not take
     }
     need_ack = true;
@@ -1079,6 +1162,7 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
     c.events |= ce::tap_fin_rcvd;
     if (!c.has(ce::sock_fin_rcvd)) c.flags |= cf::active_close;
     stats_.fin_from_tap++;
+    info_stale();
     if (host_.shutdown_write(c.sock)) c.events |= ce::sock_fin_sent;
     need_ack = true;
   }
@@ -1112,6 +1196,7 @@ void Tcp::data_from_tap(FlowIdx i, Flow& f, TcpConn& c, u32 first, Instant now) 
 void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
   now_ = now;
   share_tick(now);
+  info_stale();
   if (s.flow >= flows_.capacity()) return;
   const FlowIdx i = s.idx();
   Flow& f = flows_.at(i);
@@ -1122,8 +1207,16 @@ void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
             events, c.events, c.flags, c.sock_mask, c.seq_to_tap.v - c.seq_ack_from_tap.v,
             c.seq_max_to_tap.v - c.seq_ack_from_tap.v, c.seq_fin_to_tap.v - c.seq_ack_from_tap.v);
   c.t_idle = now + kTcpActTimeout;
+  // The registration is wider than what this state acts on (update_mask()).
+  // New data clears `drained` in every state: the handshake's end peeks.
+  if ((events & (ev::in | ev::rdhup | ev::hup)) != 0) c.flags &= static_cast<u16>(~cf::drained);
+  events &= static_cast<u32>(sock_wanted(c)) | ev::err | ev::hup;
   if (c.has(ce::tap_syn_rcvd)) {
     if ((events & (ev::out | ev::err | ev::hup)) != 0) connect_done(i, f, c, events, now);
+    // The registration stays as it is (no re-arm that would report the
+    // socket again): a far end that closed at once told us so now.
+    if (f.closing == 0 && !c.has(ce::tap_syn_rcvd) && (events & (ev::rdhup | ev::hup)) != 0)
+      c.events |= ce::sock_fin_rcvd;
   } else {
     if ((events & ev::err) != 0) {
       const Err e = host_.take_error(c.sock);
@@ -1137,7 +1230,6 @@ void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
     if (c.has(ce::established)) {
       const Seq to_tap_before = c.seq_to_tap;
       if ((events & (ev::in | ev::rdhup | ev::hup)) != 0) {
-        c.flags &= static_cast<u16>(~cf::drained);
         data_from_sock(i, f, c, now);
         if (f.closing != 0) return;
       }
@@ -1308,6 +1400,7 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
 void Tcp::timer(FlowIdx i, Instant now) noexcept {
   now_ = now;
   share_tick(now);
+  info_stale();
   Flow& f = flows_.at(i);
   if (tcp_conn_of(f) == nullptr || f.closing != 0) {
     timers_.clear(i.v);

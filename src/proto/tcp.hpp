@@ -91,6 +91,9 @@ inline constexpr u16 kTcpMssDefault = 536;
 inline constexpr u16 kTcpMss4Max = 65492;
 inline constexpr u16 kTcpMss6Max = 65472;
 inline constexpr u32 kTcpLowRttEntries = 8;
+// How long a bind() probe's answer (local destination or not) and the
+// SO_SNDBUF the kernel granted are reused.
+inline constexpr Duration kTcpLocalCacheTime = Duration::seconds(1);
 
 struct TcpOptions {
   u32 frames_per_peek = 128;   // passt 128, pasta 1
@@ -214,6 +217,11 @@ class Tcp final : public TapDropObserver {
   void close_conn(core::FlowIdx i, core::Flow& f, TcpConn& c, bool abort) noexcept;
   void check_close(core::FlowIdx i, core::Flow& f, TcpConn& c) noexcept;
   void update_mask(core::FlowIdx i, TcpConn& c) noexcept;
+  u8 sock_wanted(const TcpConn& c) const noexcept;
+  Result<ports::TcpInfo> info_of(TcpConn& c) noexcept;
+  void info_stale() noexcept { info_sock_ = -1; }
+  u32 sndbuf_of(const TcpConn& c, Instant now) noexcept;
+  bool local_by_probe(const InAny& target, ports::Family fam, Instant now) noexcept;
   void arm_rto(TcpConn& c, Instant now, bool restart) noexcept;
   void set_timer(core::FlowIdx i, TcpConn& c, Instant now) noexcept;
   void rto_expired(core::FlowIdx i, core::Flow& f, TcpConn& c, Instant now) noexcept;
@@ -259,6 +267,25 @@ class Tcp final : public TapDropObserver {
 
   InAny low_rtt_[kTcpLowRttEntries];
   u32 low_rtt_next_ = 0;
+
+  // The bind() probe's answers for destinations whose connection did not
+  // show them local by its source address (kTcpLocalCacheTime each).
+  struct LocalProbe {
+    InAny addr;
+    Instant until;
+    bool local = false;
+  };
+  LocalProbe probes_[kTcpLowRttEntries];
+  u32 probe_next_ = 0;
+
+  // The last TCP_INFO read, reused while nothing of ours can have changed it:
+  // same socket, same entry point, no send/discard/shutdown since.
+  ports::TcpInfo info_cache_{};
+  i32 info_sock_ = -1;
+  // SO_SNDBUF as the kernel reports it after we raised it (the same for
+  // every socket while the sysctl limits stay): re-read after sndbuf_until_.
+  u32 sndbuf_set_ = 0;
+  Instant sndbuf_until_{};
 
   RateLimit full_warn_{Duration::seconds(10)};
   TcpStats stats_;

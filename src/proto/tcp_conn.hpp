@@ -59,6 +59,8 @@ inline constexpr u16 ws_ok = 1u << 6;             // both sides sent window scal
 inline constexpr u16 set_bufs = 1u << 7;          // SO_SNDBUF was set: the kernel no longer tunes it
 inline constexpr u16 drained = 1u << 8;           // the last peek emptied the socket: only a
                                                   // readiness event can bring more to send
+inline constexpr u16 sock_out = 1u << 9;          // EPOLLOUT is registered (connect() pending,
+                                                  // or the socket's send buffer filled once)
 }  // namespace tcp_flag_conn
 
 struct TcpConn {
@@ -69,7 +71,7 @@ struct TcpConn {
   u8 ws_from_tap = 0;   // the guest's window scale
   u8 ws_to_tap = 0;     // ours towards the guest
   u8 dup_acks = 0;      // consecutive duplicate ACKs from the guest
-  u8 sock_mask = 0;     // interest currently registered (ports::ev bits)
+  u8 sock_mask = 0;     // interest currently registered (ports::ev bits; 0: not yet)
   u8 fam6 = 0;          // 1: IPv6 on the tap side
   u16 tap_mss = 536;    // the guest's MSS
   u32 sndbuf = 0;       // SO_SNDBUF as last read
