@@ -312,14 +312,20 @@ int run(Runtime& rt, int, char**) {
     std::string ifname = !cfg.ns_ifname.empty() ? cfg.ns_ifname : tmpl->ns_ifname();
     int tap_fd = cfg.fd;
     os::TapDevice dev;
+    // The tap and the netlink socket: made by this thread inside the
+    // namespace where it can surely come back, else by the runner's child.
+    os::NetnsVisit visit;
+    os::NetnsRunner* in_ns = visit.enter(netns_fd) ? nullptr : &*runner;
     if (tap_fd < 0) {
-      auto d = os::open_tap(&*runner, ifname);
+      auto d = os::open_tap(in_ns, ifname);
       if (!d) return fail("Couldn't open the tap device in the namespace: %s", err_name(d.err()));
       dev = *d;
       tap_fd = dev.fd;
     }
     os::Netlink ns_nl;
-    if (auto s = ns_nl.open(&*runner); !s) return fail("Couldn't open netlink in the namespace");
+    if (auto s = ns_nl.open(in_ns); !s) return fail("Couldn't open netlink in the namespace");
+    if (auto s = visit.leave(); !s)
+      return fail("Couldn't return from the namespace: %s", err_name(s.err()));
     os::NsNetConfig nc;
     nc.ifindex = dev.ifindex;
     nc.config_net = cfg.config_net;
