@@ -63,6 +63,20 @@ constexpr u32 kTapQueueFrames = 4096;
 // processes kept frames queued for over 200 ms: retransmission timeouts
 // without a single drop).
 constexpr u32 kTapWindowFrames = kTapQueueFrames / 4;
+// pasta's tap receive pool (os::TapFd): one read() per frame, packed, until
+// EAGAIN, 1024 frames, or less than a largest frame's room is left.  At MTU
+// 1500 the frame count is the limit (1.5 MiB); at MTU 65520 the pool is:
+// 2 MiB holds 32 frames of 64 KiB per batch, which costs no throughput
+// against upstream's 8 MiB, and every byte of it becomes resident in the
+// first burst (docs/performance.md, "Start-up and memory").
+constexpr std::size_t kTapPoolMax = std::size_t{2} << 20;
+constexpr std::size_t kTapPoolFrames = 1024;
+
+std::size_t tap_pool_bytes(u32 mtu) noexcept {
+  const std::size_t frame = (mtu != 0 ? mtu : 65520u) + std::size_t{wire::kEthHeaderLen};
+  const std::size_t want = os::TapFd::kMaxFrame + kTapPoolFrames * frame;
+  return want < kTapPoolMax ? want : kTapPoolMax;
+}
 
 std::string read_file(const char* path, std::size_t limit) {
   std::string s;
@@ -352,7 +366,10 @@ int run(Runtime& rt, int, char**) {
       auto r = os::configure_ns_net(host_nl, ns_nl, nc);
       if (!r) return fail("Couldn't configure the namespace: %s", err_name(r.err()));
     }
-    tapfd.emplace(loop);
+    os::TapFd::Options to;
+    to.buf_bytes = tap_pool_bytes(cfg.mtu);
+    to.max_frames = kTapPoolFrames;
+    tapfd.emplace(loop, to);
     if (auto s = tapfd->init(); !s) return fail("Couldn't set up the tap");
     if (auto s = tapfd->attach(tap_fd); !s) return fail("Couldn't attach the tap");
     tap = &*tapfd;
