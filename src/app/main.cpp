@@ -64,6 +64,20 @@ constexpr u32 kTapQueueFrames = 4096;
 // processes kept frames queued for over 200 ms: retransmission timeouts
 // without a single drop).
 constexpr u32 kTapWindowFrames = kTapQueueFrames / 4;
+// pasta's tap receive pool (os::TapFd): one read() per frame, packed, until
+// EAGAIN, 1024 frames, or less than a largest frame's room is left.  At MTU
+// 1500 the frame count is the limit (1.5 MiB); at MTU 65520 the pool is:
+// 2 MiB holds 32 frames of 64 KiB per batch, which costs no throughput
+// against upstream's 8 MiB, and every byte of it becomes resident in the
+// first burst (docs/performance.md, "Start-up and memory").
+constexpr std::size_t kTapPoolMax = std::size_t{2} << 20;
+constexpr std::size_t kTapPoolFrames = 1024;
+
+std::size_t tap_pool_bytes(u32 mtu) noexcept {
+  const std::size_t frame = (mtu != 0 ? mtu : 65520u) + std::size_t{wire::kEthHeaderLen};
+  const std::size_t want = os::TapFd::kMaxFrame + kTapPoolFrames * frame;
+  return want < kTapPoolMax ? want : kTapPoolMax;
+}
 
 std::string read_file(const char* path, std::size_t limit) {
   std::string s;
@@ -314,6 +328,10 @@ int run(Runtime& rt, int, char**) {
     std::string ifname = !cfg.ns_ifname.empty() ? cfg.ns_ifname : tmpl->ns_ifname();
     int tap_fd = cfg.fd;
     os::TapDevice dev;
+    // The tap and the netlink socket: made by this thread inside the
+    // namespace where it can surely come back, else by the runner's child.
+    os::NetnsVisit visit;
+    os::NetnsRunner* in_ns = visit.enter(netns_fd) ? nullptr : &*runner;
     if (tap_fd < 0) {
       // With a virtio-net header: checksum offload and TSO (docs/linux-adapters.md).
       // PASTA_NO_TAP_OFFLOAD (set) opens it without: for a test harness that
@@ -321,13 +339,15 @@ int run(Runtime& rt, int, char**) {
       // frame as a guest without offloads gets it (complete checksums, one
       // MSS per frame; sim/script/bin/script_real.cpp).
       const bool vnet = std::getenv("PASTA_NO_TAP_OFFLOAD") == nullptr;
-      auto d = os::open_tap(&*runner, ifname, vnet);
+      auto d = os::open_tap(in_ns, ifname, vnet);
       if (!d) return fail("Couldn't open the tap device in the namespace: %s", err_name(d.err()));
       dev = *d;
       tap_fd = dev.fd;
     }
     os::Netlink ns_nl;
-    if (auto s = ns_nl.open(&*runner); !s) return fail("Couldn't open netlink in the namespace");
+    if (auto s = ns_nl.open(in_ns); !s) return fail("Couldn't open netlink in the namespace");
+    if (auto s = visit.leave(); !s)
+      return fail("Couldn't return from the namespace: %s", err_name(s.err()));
     os::NsNetConfig nc;
     nc.ifindex = dev.ifindex;
     nc.config_net = cfg.config_net;
@@ -354,7 +374,10 @@ int run(Runtime& rt, int, char**) {
       auto r = os::configure_ns_net(host_nl, ns_nl, nc);
       if (!r) return fail("Couldn't configure the namespace: %s", err_name(r.err()));
     }
-    tapfd.emplace(loop);
+    os::TapFd::Options to;
+    to.buf_bytes = tap_pool_bytes(cfg.mtu);
+    to.max_frames = kTapPoolFrames;
+    tapfd.emplace(loop, to);
     if (auto s = tapfd->init(); !s) return fail("Couldn't set up the tap");
     if (auto s = tapfd->attach(tap_fd, {dev.vnet_hdr_len, dev.vnet_hdr_len != 0}); !s)
       return fail("Couldn't attach the tap");

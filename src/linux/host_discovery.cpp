@@ -6,6 +6,9 @@
 
 #include <array>
 #include <cerrno>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "linux/os_error.hpp"
 #include "util/log.hpp"
@@ -22,8 +25,10 @@ bool link_local_prefix(const NlRoute& r) noexcept {
   return r.dst_len >= 10 && r.dst.v6().is_link_local();
 }
 
-// Resolves the template interface of one family; `name` may be empty.
-Result<u32> template_ifindex(Netlink& nl, int af, std::string_view name) {
+// Resolves the template interface of one family; `name` may be empty.  The
+// route dump it reads is kept in `routes` for the caller (one dump less).
+Result<u32> template_ifindex(Netlink& nl, int af, std::string_view name,
+                             std::optional<std::vector<NlRoute>>& routes_out) {
   if (!name.empty()) {
     auto l = nl.link(name);
     if (!l) {
@@ -38,6 +43,7 @@ Result<u32> template_ifindex(Netlink& nl, int af, std::string_view name) {
   std::size_t ndef = 0;
   std::size_t nother = 0;
   u32 ifi = pick_template_ifindex(*routes, af, &ndef, &nother);
+  routes_out.emplace(std::move(*routes));
   if (ifi == 0)
     LOG_DEBUG("No interfaces with usable %s routes", af_name(af));
   else if (ndef > 1)
@@ -73,14 +79,18 @@ Status fill_link(Netlink& nl, u32 ifi, std::string& name, u32& mtu, std::optiona
 
 Status discover4(Netlink& nl, const DiscoveryRequest& req, HostTemplate4& t) {
   const std::string& name = !req.ifname.empty() ? req.ifname : req.outbound_if4;
-  auto ifi = template_ifindex(nl, AF_INET, name);
+  std::optional<std::vector<NlRoute>> routes;
+  auto ifi = template_ifindex(nl, AF_INET, name, routes);
   if (!ifi) return ifi.err();
   t.ifindex = *ifi;
   if (t.ifindex == 0) return {};
   if (Status s = fill_link(nl, t.ifindex, t.ifname, t.mtu, t.mac); !s) return s;
 
-  auto routes = nl.routes(AF_INET);
-  if (!routes) return routes.err();
+  if (!routes) {
+    auto r = nl.routes(AF_INET);
+    if (!r) return r.err();
+    routes.emplace(std::move(*r));
+  }
   t.gateway = default_gateway<Ipv4Addr>(*routes, t.ifindex);
 
   auto addrs = nl.addrs(AF_INET, t.ifindex);
@@ -97,14 +107,18 @@ Status discover4(Netlink& nl, const DiscoveryRequest& req, HostTemplate4& t) {
 
 Status discover6(Netlink& nl, const DiscoveryRequest& req, HostTemplate6& t) {
   const std::string& name = !req.ifname.empty() ? req.ifname : req.outbound_if6;
-  auto ifi = template_ifindex(nl, AF_INET6, name);
+  std::optional<std::vector<NlRoute>> routes;
+  auto ifi = template_ifindex(nl, AF_INET6, name, routes);
   if (!ifi) return ifi.err();
   t.ifindex = *ifi;
   if (t.ifindex == 0) return {};
   if (Status s = fill_link(nl, t.ifindex, t.ifname, t.mtu, t.mac); !s) return s;
 
-  auto routes = nl.routes(AF_INET6);
-  if (!routes) return routes.err();
+  if (!routes) {
+    auto r = nl.routes(AF_INET6);
+    if (!r) return r.err();
+    routes.emplace(std::move(*r));
+  }
   t.gateway = default_gateway<Ipv6Addr>(*routes, t.ifindex);
 
   auto addrs = nl.addrs(AF_INET6, t.ifindex);

@@ -1,6 +1,7 @@
 #include "linux/pasta_ns.hpp"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/nsfs.h>
 #include <net/if.h>
 #include <sched.h>
@@ -8,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -171,6 +173,58 @@ std::string pasta_hostname(std::string_view host) {
 
 Status enter_userns(int userns_fd) noexcept {
   if (::setns(userns_fd, CLONE_NEWUSER) < 0) return last_err();
+  return {};
+}
+
+// --- NetnsVisit ------------------------------------------------------------------------
+
+namespace {
+
+bool same_inode(int a, int b) noexcept {
+  struct stat sa {};
+  struct stat sb {};
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+bool have_sys_admin() noexcept {
+  __user_cap_header_struct h{};
+  h.version = _LINUX_CAPABILITY_VERSION_3;
+  __user_cap_data_struct d[2]{};
+  if (::syscall(SYS_capget, &h, d) != 0) return false;
+  return (d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32))) != 0;
+}
+
+}  // namespace
+
+NetnsVisit::~NetnsVisit() {
+  if (home_fd_ >= 0) (void)leave();
+}
+
+bool NetnsVisit::enter(int target_fd) noexcept {
+  if (home_fd_ >= 0 || target_fd < 0 || !have_sys_admin()) return false;
+  int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) return false;
+  int owner = ::ioctl(home, NS_GET_USERNS);
+  int self_user = ::open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+  const bool ok = owner >= 0 && self_user >= 0 && same_inode(owner, self_user);
+  if (owner >= 0) ::close(owner);
+  if (self_user >= 0) ::close(self_user);
+  if (!ok || ::setns(target_fd, CLONE_NEWNET) < 0) {
+    ::close(home);
+    return false;
+  }
+  home_fd_ = home;
+  return true;
+}
+
+Status NetnsVisit::leave() noexcept {
+  if (home_fd_ < 0) return {};
+  const int r = ::setns(home_fd_, CLONE_NEWNET);
+  const Err e = r < 0 ? last_err() : Err::none;
+  ::close(home_fd_);
+  home_fd_ = -1;
+  if (e != Err::none) return e;
   return {};
 }
 

@@ -142,6 +142,34 @@ std::string pasta_hostname(std::string_view host);
 // setns(fd, CLONE_NEWUSER): the caller must be single-threaded.
 Status enter_userns(int userns_fd) noexcept;
 
+// Start-up shortcut (docs/performance.md, "Start-up and memory"): the tap
+// and the namespace's netlink socket are made by the calling thread itself,
+// inside the target netns, instead of by a cloned NetnsRunner child each.
+// Every clone-and-wait hands the CPU away and has to wait its turn back,
+// which on a busy machine costs more than the whole configuration.
+// Entering is only attempted when coming back is certain: the netns we are
+// in is owned by the user namespace we are in, and we hold CAP_SYS_ADMIN
+// there (setns(2) asks for exactly that).  Otherwise, as after joining a
+// container's user namespace, returns a closed visit and the caller uses
+// the NetnsRunner as before.
+class NetnsVisit {
+ public:
+  NetnsVisit() = default;
+  NetnsVisit(const NetnsVisit&) = delete;
+  NetnsVisit& operator=(const NetnsVisit&) = delete;
+  ~NetnsVisit();
+  // Enters target_fd's netns if the way back is certain.  Returns false
+  // (nothing changed) if not.
+  bool enter(int target_fd) noexcept;
+  bool inside() const noexcept { return home_fd_ >= 0; }
+  // Back to the netns we came from.  Fails only if the kernel refuses
+  // (the check in enter() rules that out); the caller must then stop.
+  Status leave() noexcept;
+
+ private:
+  int home_fd_ = -1;
+};
+
 // --- Join --------------------------------------------------------------------------------
 
 struct JoinRequest {

@@ -6,6 +6,8 @@
 #include <net/if.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -538,6 +540,91 @@ TEST_F(ConfigNet, Ipv4OnlyLeavesNoarpAlone) {
   auto v6 = guest.nl.addrs(AF_INET6, tap.ifindex);
   ASSERT_TRUE(v6);
   for (const NlAddr& a : *v6) EXPECT_TRUE(a.link_scope());  // no global copied
+}
+
+
+// --- NetnsVisit -------------------------------------------------------------------------------
+
+ino_t netns_ino(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+ino_t self_netns_ino() {
+  int fd = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  ino_t i = netns_ino(fd);
+  if (fd >= 0) ::close(fd);
+  return i;
+}
+
+bool write_maps(const std::string& uid, const std::string& gid) {
+  auto put = [](const char* path, const std::string& s) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && ::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size());
+    if (fd >= 0) ::close(fd);
+    return ok;
+  };
+  return put("/proc/self/setgroups", "deny") && put("/proc/self/uid_map", "0 " + uid + " 1") &&
+         put("/proc/self/gid_map", "0 " + gid + " 1");
+}
+
+// Root over its own netns (here: root in a user namespace that owns it, as
+// under unshare -Urn): the visit goes in and comes back.
+TEST(NetnsVisit, EntersAndComesBack) {
+  std::string r = test::run_forked([]() -> std::string {
+    const std::string uid = std::to_string(::geteuid());
+    const std::string gid = std::to_string(::getegid());
+    if (::unshare(CLONE_NEWUSER) < 0 || !write_maps(uid, gid)) return "skip";
+    if (::unshare(CLONE_NEWNET) < 0) return "skip";
+    int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (::unshare(CLONE_NEWNET) < 0) return "skip";
+    int target = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (::setns(home, CLONE_NEWNET) < 0) return "setns home";
+    NetnsVisit v;
+    if (!v.enter(target)) return "not entered";
+    if (!v.inside() || self_netns_ino() != netns_ino(target)) return "not inside";
+    if (!v.leave()) return "leave failed";
+    if (v.inside() || self_netns_ino() != netns_ino(home)) return "not back";
+    return "ok";
+  });
+  if (r == "skip") GTEST_SKIP() << "cannot create user and network namespaces here";
+  EXPECT_EQ(r, "ok");
+}
+
+// After joining a user namespace that does not own our netns (rootless
+// Podman: pasta joins the container's), there is no way back: no visit.
+TEST(NetnsVisit, RefusesWithoutAWayBack) {
+  std::string r = test::run_forked([]() -> std::string {
+    const std::string uid = std::to_string(::geteuid());
+    const std::string gid = std::to_string(::getegid());
+    if (::unshare(CLONE_NEWUSER) < 0 || !write_maps(uid, gid)) return "skip";
+    const ino_t home = self_netns_ino();
+    // A netns owned by our new user namespace, made by a child.
+    int up[2];
+    int down[2];
+    if (::pipe2(up, O_CLOEXEC) < 0 || ::pipe2(down, O_CLOEXEC) < 0) return "pipe";
+    pid_t c = ::fork();
+    if (c == 0) {
+      char x = 0;
+      if (::unshare(CLONE_NEWNET) < 0 || ::write(up[1], "n", 1) != 1) ::_exit(1);
+      (void)::read(down[0], &x, 1);  // until the parent is done
+      ::_exit(0);
+    }
+    ::close(up[1]);
+    char x = 0;
+    if (::read(up[0], &x, 1) != 1) return "skip";
+    const std::string path = "/proc/" + std::to_string(c) + "/ns/net";
+    int target = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    NetnsVisit v;
+    const bool entered = v.enter(target);
+    const ino_t now = self_netns_ino();
+    (void)::write(down[1], "x", 1);
+    ::waitpid(c, nullptr, 0);
+    if (entered || v.inside()) return "entered";
+    return now == home ? "ok" : "moved";
+  });
+  if (r == "skip") GTEST_SKIP() << "cannot create user and network namespaces here";
+  EXPECT_EQ(r, "ok");
 }
 
 }  // namespace
