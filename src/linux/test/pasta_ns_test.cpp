@@ -607,8 +607,8 @@ TEST(NetnsVisit, RefusesWithoutAWayBack) {
     if (c == 0) {
       char x = 0;
       if (::unshare(CLONE_NEWNET) < 0 || ::write(up[1], "n", 1) != 1) ::_exit(1);
-      (void)::read(down[0], &x, 1);  // until the parent is done
-      ::_exit(0);
+      const ssize_t got = ::read(down[0], &x, 1);  // until the parent is done
+      ::_exit(got == 1 ? 0 : 1);
     }
     ::close(up[1]);
     char x = 0;
@@ -618,7 +618,7 @@ TEST(NetnsVisit, RefusesWithoutAWayBack) {
     NetnsVisit v;
     const bool entered = v.enter(target);
     const ino_t now = self_netns_ino();
-    (void)::write(down[1], "x", 1);
+    if (::write(down[1], "x", 1) != 1) ::close(down[1]);  // EOF ends the child's read as well
     ::waitpid(c, nullptr, 0);
     if (entered || v.inside()) return "entered";
     return now == home ? "ok" : "moved";
