@@ -19,14 +19,6 @@ using sim::PeerSpec;
 const Ep kRemote{InAny::from(Ipv4Addr::of(203, 0, 113, 5)), 80};
 const Ep kGuest{InAny::from(kGuest4), 40000};
 
-PeerSpec peer(PeerKind k, u64 bytes = 0) {
-  PeerSpec p;
-  p.kind = k;
-  p.latency = Duration::millis(1);
-  p.bytes = bytes;
-  return p;
-}
-
 core::NetInfo net_mtu(u16 mtu) {
   core::NetInfo n = rig_net();
   n.mtu = mtu;

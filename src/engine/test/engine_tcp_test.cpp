@@ -14,14 +14,6 @@ using sim::PeerSpec;
 const Ep kRemote{InAny::from(Ipv4Addr::of(203, 0, 113, 5)), 80};
 const Ep kGuest{InAny::from(kGuest4), 40000};
 
-PeerSpec peer(PeerKind k, u64 bytes = 0) {
-  PeerSpec p;
-  p.kind = k;
-  p.latency = Duration::millis(1);
-  p.bytes = bytes;
-  return p;
-}
-
 struct Conn {
   Seq isn;       // the engine's
   Seq gsn{1000};  // ours: next sequence number to send

@@ -70,6 +70,15 @@ struct Seg {
   bool has(u8 f) const noexcept { return (flags & f) != 0; }
 };
 
+// A remote TCP peer of the simulated host with 1 ms of latency.
+inline sim::PeerSpec peer(sim::PeerKind k, u64 bytes = 0) {
+  sim::PeerSpec p;
+  p.kind = k;
+  p.latency = Duration::millis(1);
+  p.bytes = bytes;
+  return p;
+}
+
 inline const Ipv4Addr kGuest4 = Ipv4Addr::of(192, 0, 2, 1);  // = the host's (copied)
 inline const Ipv4Addr kGw4 = Ipv4Addr::of(192, 0, 2, 254);
 inline const Ipv6Addr kGuest6{{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
