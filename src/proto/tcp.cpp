@@ -966,12 +966,18 @@ void Tcp::process_group(const Group& g, Instant now) noexcept {
   if (k != kNone && c.has(ce::established)) {
     data_from_tap(i, f, c, k, now);
   } else if (syn_ack_sent && c.has(ce::established) && c.seq_to_tap == to_tap_before) {
-    // The handshake's end alone: the window, scaled from now on, may differ
-    // from the SYN+ACK's.  Checked by this loop round's deadline pass (no
-    // frame if an ACK or data of the same round carried it), where the
-    // re-armed registration's writable event used to trigger it.
-    c.flags |= cf::ack_to_tap_due;
-    c.t_ack = now;
+    // The handshake's end alone.  The SYN+ACK's window was unscaled (at most
+    // 64 KiB); the guest learns the scaled one from our next segment, as
+    // upstream does: a larger window is not worth a frame of its own (one
+    // of five per request/response connection).  A smaller one is, or the
+    // guest could send more than the socket takes: then this loop round's
+    // deadline pass sends it (no frame if an ACK or data of the same round
+    // carried it).
+    const MirrorOut m = mirror(f, c, false, false);
+    if (m.wnd < c.wnd_to_tap) {
+      c.flags |= cf::ack_to_tap_due;
+      c.t_ack = now;
+    }
   }
   if (f.closing != 0) return;
   check_close(i, f, c);
@@ -1346,8 +1352,13 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
   MirrorOut m = mirror(f, c, false, false);
   std::size_t nframes = 0;
   const Seq base = c.seq_to_tap;
-  LOG_TRACE("TCP flow %u: peeked %zu at offset %llu (seq %u)", i.v, got,
-            static_cast<unsigned long long>(sent), base.v - c.seq_init_to_tap.v);
+  // The far end closed and this peek reached the end of its data: the FIN
+  // rides on the last segment, as the kernel sends it after a write and a
+  // close (one frame less per request/response connection).  Retransmissions
+  // send it apart (send_fin() below).
+  const bool fin_here = got < want && c.has(ce::sock_fin_rcvd) && !fin_known;
+  LOG_TRACE("TCP flow %u: peeked %zu at offset %llu (seq %u)%s", i.v, got,
+            static_cast<unsigned long long>(sent), base.v - c.seq_init_to_tap.v, fin_here ? ", FIN" : "");
   for (std::size_t off = 0; off < got; off += step) {
     const std::size_t len = got - off < step ? got - off : step;
     const bool last = off + len == got;
@@ -1357,7 +1368,7 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
     t.dst_port = ts.eport;
     t.seq = base + static_cast<u32>(off);
     t.ack = m.ack;
-    t.flags = static_cast<u8>(tf::ack | (last ? tf::psh : 0));
+    t.flags = static_cast<u8>(tf::ack | (last ? tf::psh : 0) | (last && fin_here ? tf::fin : 0));
     t.window = m.wnd_field;
     t.payload_len = len;
     const std::size_t flen = hdr + len;
@@ -1377,9 +1388,19 @@ void Tcp::data_from_sock(FlowIdx i, Flow& f, TcpConn& c, Instant now) noexcept {
   if (m.ack_lagging) stats_.ack_lagging++;
   note_ack_due(c, m, now);
   c.flags |= cf::ack_from_tap_due;
+  if (fin_here) {
+    c.seq_fin_to_tap = c.seq_to_tap;
+    c.events |= ce::tap_fin_sent;
+    c.seq_to_tap = c.seq_fin_to_tap + 1;
+    if (seq_gt(c.seq_to_tap, c.seq_max_to_tap)) c.seq_max_to_tap = c.seq_to_tap;
+    c.flags &= static_cast<u16>(~cf::stalled);
+    stats_.fin_to_tap++;
+  }
   arm_rto(c, now, false);
 
-  if (got < want) {
+  if (fin_here) {
+    // All sent, FIN too.
+  } else if (got < want) {
     // The socket had less than we asked for: all it holds is sent.
     if (c.has(ce::sock_fin_rcvd) && (!fin_known || c.seq_to_tap == c.seq_fin_to_tap))
       send_fin();

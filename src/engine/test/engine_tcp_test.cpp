@@ -36,6 +36,25 @@ Conn handshake(TcpRig& r, const Ep& g = kGuest, const Ep& to = kRemote, u16 mss 
   return c;
 }
 
+// The guest's last handshake ACK needs no answer: the SYN+ACK's unscaled
+// window (64 KiB at most) grows with our next segment, as upstream does
+// (docs/tcp.md "Readiness"), which saves one of five frames per
+// request/response connection.  The next segment does carry the scaled
+// window.
+TEST(EngineTcp, NoWindowUpdateAfterTheHandshakeWhenTheWindowGrew) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
+  Conn c = handshake(r, kGuest, kRemote, 1460, 7);
+  r.run(Duration::millis(50));
+  EXPECT_TRUE(r.take().empty()) << "a window update after the handshake";
+  r.inject(guest_seg(kGuest, kRemote, tf::ack | tf::psh, c.gsn, c.ack, 512, {'h', 'i'}));
+  r.run(Duration::millis(5));
+  auto s = r.take();
+  ASSERT_FALSE(s.empty());
+  const u32 wnd = static_cast<u32>(s.back().window) << 7;
+  EXPECT_GT(wnd, 65535u) << "the scaled window, larger than the SYN+ACK's";
+}
+
 TEST(EngineTcp, GuestSynBecomesConnectAndSynAck) {
   TcpRig r;
   ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
@@ -286,8 +305,42 @@ TEST(EngineTcp, RemoteSourceThenFin) {
   }
   EXPECT_EQ(bytes, 3000u);
   EXPECT_TRUE(fin);
-  EXPECT_EQ(s.back().seq, c.isn + 1 + 3000);
+  // The FIN follows the last byte (on the last data segment, see below).
+  EXPECT_TRUE(s.back().has(tf::fin));
+  EXPECT_EQ(s.back().seq + static_cast<u32>(s.back().payload.size()), c.isn + 1 + 3000);
   r.inject(guest_seg(kGuest, kRemote, tf::ack | tf::fin, c.gsn, c.isn + 3002, 65535));
+  EXPECT_EQ(r.eng().flows().active_count(), 0u);
+}
+
+// A far end that answers and closes at once (request/response, HTTP/1.0):
+// the FIN rides on the answer, one frame instead of two, as a kernel sends
+// it after write() + close().  Lost, the answer is retransmitted and the FIN
+// follows on its own.
+TEST(EngineTcp, FinRidesOnTheLastDataSegmentAndIsRetransmittedApart) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0},
+                                      peer(PeerKind::source, 1)));
+  Conn c = handshake(r, kGuest, kRemote, 1000);
+  r.run(Duration::millis(10));
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].seq, c.isn + 1);
+  EXPECT_EQ(s[0].payload.size(), 1u);
+  EXPECT_TRUE(s[0].has(tf::fin));
+  EXPECT_TRUE(s[0].has(tf::psh));
+  EXPECT_EQ(r.stats().fin_to_tap, 1u);
+  // No ACK from the guest: the retransmission timer resends the byte, then
+  // the FIN.
+  r.run(Duration::millis(2100));
+  s = r.take();
+  ASSERT_GE(s.size(), 2u);
+  EXPECT_EQ(s[0].seq, c.isn + 1);
+  EXPECT_EQ(s[0].payload.size(), 1u);
+  EXPECT_TRUE(s[1].has(tf::fin));
+  EXPECT_TRUE(s[1].payload.empty());
+  EXPECT_EQ(s[1].seq, c.isn + 2);
+  // The guest acknowledges byte and FIN and closes its side: gone.
+  r.inject(guest_seg(kGuest, kRemote, tf::ack | tf::fin, c.gsn, c.isn + 3, 65535));
   EXPECT_EQ(r.eng().flows().active_count(), 0u);
 }
 
