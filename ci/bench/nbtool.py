@@ -6,11 +6,14 @@
   nbtool.py crr     --addr A --port P --secs S --max N              -> JSON
   nbtool.py udp-echo --port P --lifetime S
   nbtool.py udp-probe --addr A --port P [--tries N]                 -> exit 0 if echoed
+  nbtool.py sink    --bind A --port P --lifetime S                  -> JSON
+  nbtool.py source  --bind A --port P --secs S --lifetime S         -> JSON
   nbtool.py poll-routes [--want6] --timeout S
   nbtool.py startup --netns PATH [--want6] --timeout S -- CMD...    -> JSON
   nbtool.py iperf   FILE [--udp-len L]                              -> JSON
   nbtool.py slirp-api SOCKET JSON
-  nbtool.py table   RESULTS.tsv --impls a,b,c --mtus m1,m2 [--rounds N]
+  nbtool.py table   RESULTS.tsv --impls a,b,c --mtus m1,m2 [--group pasta|passt]
+                    [--title T]
 
 Every loop here is bounded by a count and a deadline.
 """
@@ -263,6 +266,84 @@ def cmd_startup(a):
     return 0
 
 
+# --- passt rows: one bulk TCP connection from a guest, timed on the host -------
+
+def accept_one(a):
+    """Listens on a.bind:a.port, prints "listening", accepts one connection
+    within a.lifetime seconds (None if none came)."""
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.bind, a.port))
+    ls.listen(1)
+    ls.settimeout(a.lifetime)
+    print("listening", file=sys.stderr, flush=True)
+    try:
+        c, _ = ls.accept()
+    except socket.timeout:
+        return None
+    finally:
+        ls.close()
+    return c
+
+
+def cmd_sink(a):
+    """Reads one connection to its end: the rate from the first byte to EOF
+    (the sender's FIN comes after its last byte, so nothing is missed)."""
+    deadline = now() + a.lifetime
+    c = accept_one(a)
+    if c is None:
+        raise SystemExit("sink: no connection")
+    buf = bytearray(1 << 20)
+    n, t0, t1 = 0, None, None
+    c.settimeout(5)
+    while now() < deadline:
+        try:
+            k = c.recv_into(buf)
+        except socket.timeout:
+            raise SystemExit(f"sink: stalled for 5 s after {n} bytes")
+        if not k:
+            t1 = now()
+            break
+        if t0 is None:
+            t0 = now()
+        n += k
+    c.close()
+    if t0 is None or t1 is None or t1 <= t0:
+        raise SystemExit(f"sink: no complete transfer ({n} bytes)")
+    print(json.dumps({"gbps": n * 8 / (t1 - t0) / 1e9, "bytes": n, "secs": t1 - t0}))
+    return 0
+
+
+def cmd_source(a):
+    """Sends zeros on one connection for a.secs seconds, shuts down its side
+    and waits for the receiver's EOF, which comes after it read the last
+    byte: the rate is all bytes over accept to that EOF (the data still in
+    the socket buffers at the end is counted and waited for)."""
+    deadline = now() + a.lifetime
+    c = accept_one(a)
+    if c is None:
+        raise SystemExit("source: no connection")
+    buf = bytes(1 << 18)
+    n, t0 = 0, now()
+    c.settimeout(5)
+    while now() - t0 < a.secs:
+        try:
+            n += c.send(buf)
+        except socket.timeout:
+            raise SystemExit(f"source: stalled for 5 s after {n} bytes")
+    c.shutdown(socket.SHUT_WR)
+    c.settimeout(max(1.0, deadline - now()))
+    try:
+        while c.recv(4096):
+            pass
+    except socket.timeout:
+        raise SystemExit(f"source: the receiver did not close ({n} bytes sent)")
+    t1 = now()
+    c.close()
+    print(json.dumps({"gbps": n * 8 / (t1 - t0) / 1e9, "bytes": n, "secs": t1 - t0}))
+    return 0
+
+
 # --- result parsing -------------------------------------------------------------
 
 def cmd_iperf(a):
@@ -337,6 +418,12 @@ ROWS = [
     ("startup", "start-up to a configured ns", "ms", False, False),
     ("rss", "peak RSS (VmHWM)", "MiB", False, True),
 ]
+# passt mode (--group passt): a qemu guest on passt's socket.
+PASST_ROWS = [
+    ("passt_out", "TCP guest→host (guest's dd)", "Gbit/s", True, True),
+    ("passt_in", "TCP host→guest (guest's dd)", "Gbit/s", True, True),
+    ("passt_cpu", "  translator CPU per GB moved", "s/GB", False, True),
+]
 
 
 def fmt(x, unit=""):
@@ -388,10 +475,13 @@ def cmd_table(a):
             return fmt(m, unit)
         return f"{fmt(m, unit)} ±{50 * (max(v) - min(v)) / m:.0f}%"
 
+    all_rows = PASST_ROWS if a.group == "passt" else ROWS
     for mi, mtu in enumerate(mtus):
-        rows = [r for r in ROWS if r[4] or mi == 0]
+        rows = [r for r in all_rows if r[4] or mi == 0]
         hdr = ["row", "unit", "better"] + impls + [f"{ours}/{r}" for r in refs]
         title = f"MTU {mtu}" if mi else f"MTU {mtu} (MTU-independent rows measured here only)"
+        if a.title:
+            title = a.title
         print(f"\n### {title}\n")
         print("| " + " | ".join(hdr) + " |")
         print("|" + "|".join(["---"] * 3 + ["---:"] * (len(hdr) - 3)) + "|")
@@ -439,6 +529,13 @@ def main():
     p.add_argument("--addr", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--tries", type=int, default=4)
+    for name in ("sink", "source"):
+        p = sub.add_parser(name)
+        p.add_argument("--bind", required=True)
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--lifetime", type=float, default=120)
+        if name == "source":
+            p.add_argument("--secs", type=float, default=3)
     p = sub.add_parser("poll-routes")
     p.add_argument("--want6", action="store_true")
     p.add_argument("--timeout", type=float, default=10)
@@ -457,11 +554,14 @@ def main():
     p.add_argument("results")
     p.add_argument("--impls", required=True)
     p.add_argument("--mtus", required=True)
+    p.add_argument("--group", choices=["pasta", "passt"], default="pasta")
+    p.add_argument("--title", default="")
     a = ap.parse_args()
     if a.sub == "startup" and a.command and a.command[0] == "--":
         a.command = a.command[1:]
     return {"server": cmd_server, "rr": cmd_rr, "crr": cmd_crr, "poll-routes": cmd_poll_routes,
             "udp-echo": cmd_udp_echo, "udp-probe": cmd_udp_probe,
+            "sink": cmd_sink, "source": cmd_source,
             "startup": cmd_startup, "iperf": cmd_iperf, "slirp-api": cmd_slirp_api,
             "table": cmd_table}[a.sub](a)
 
