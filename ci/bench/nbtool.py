@@ -6,11 +6,12 @@
   nbtool.py crr     --addr A --port P --secs S --max N              -> JSON
   nbtool.py udp-echo --port P --lifetime S
   nbtool.py udp-probe --addr A --port P [--tries N]                 -> exit 0 if echoed
-  nbtool.py sink    --bind A --port P --lifetime S                  -> JSON
-  nbtool.py source  --bind A --port P --secs S --lifetime S         -> JSON
+  nbtool.py sink    --bind A --port P --lifetime S [--cpu NAME=PIDFILE]...   -> JSON
+  nbtool.py source  --bind A --port P --secs S --lifetime S [--cpu ...]    -> JSON
   nbtool.py poll-routes [--want6] --timeout S
   nbtool.py startup --netns PATH [--want6] --timeout S -- CMD...    -> JSON
   nbtool.py iperf   FILE [--udp-len L]                              -> JSON
+  nbtool.py guest-rows FILE (a sink/source JSON)   -> "gbps busy% qemu_s/GB translator_s/GB"
   nbtool.py slirp-api SOCKET JSON
   nbtool.py table   RESULTS.tsv --impls a,b,c --mtus m1,m2 [--group pasta|passt]
                     [--title T]
@@ -268,6 +269,29 @@ def cmd_startup(a):
 
 # --- passt rows: one bulk TCP connection from a guest, timed on the host -------
 
+def cpu_ticks(a):
+    """{name: utime + stime in clock ticks} of each --cpu NAME=PIDFILE
+    process now (a name is left out if its process cannot be read)."""
+    out = {}
+    for spec in a.cpu:
+        name, _, pidfile = spec.partition("=")
+        try:
+            with open(pidfile, encoding="ascii") as fh:
+                pid = int(fh.read().split()[0])
+            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                f = fh.read().rsplit(")", 1)[1].split()
+            out[name] = int(f[11]) + int(f[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def cpu_secs(a, before, after):
+    """CPU seconds of each --cpu process between two cpu_ticks() samples."""
+    hz = os.sysconf("SC_CLK_TCK")
+    return {f"cpu_{k}": (after[k] - before[k]) / hz for k in before if k in after}
+
+
 def accept_one(a):
     """Listens on a.bind:a.port, prints "listening", accepts one connection
     within a.lifetime seconds (None if none came)."""
@@ -306,11 +330,14 @@ def cmd_sink(a):
             break
         if t0 is None:
             t0 = now()
+            c0 = cpu_ticks(a)
         n += k
+    c1 = cpu_ticks(a)
     c.close()
     if t0 is None or t1 is None or t1 <= t0:
         raise SystemExit(f"sink: no complete transfer ({n} bytes)")
-    print(json.dumps({"gbps": n * 8 / (t1 - t0) / 1e9, "bytes": n, "secs": t1 - t0}))
+    print(json.dumps({"gbps": n * 8 / (t1 - t0) / 1e9, "bytes": n, "secs": t1 - t0,
+                      **cpu_secs(a, c0, c1)}))
     return 0
 
 
@@ -324,7 +351,7 @@ def cmd_source(a):
     if c is None:
         raise SystemExit("source: no connection")
     buf = bytes(1 << 18)
-    n, t0 = 0, now()
+    n, t0, c0 = 0, now(), cpu_ticks(a)
     c.settimeout(5)
     while now() - t0 < a.secs:
         try:
@@ -339,8 +366,10 @@ def cmd_source(a):
     except socket.timeout:
         raise SystemExit(f"source: the receiver did not close ({n} bytes sent)")
     t1 = now()
+    c1 = cpu_ticks(a)
     c.close()
-    print(json.dumps({"gbps": n * 8 / (t1 - t0) / 1e9, "bytes": n, "secs": t1 - t0}))
+    print(json.dumps({"gbps": n * 8 / (t1 - t0) / 1e9, "bytes": n, "secs": t1 - t0,
+                      **cpu_secs(a, c0, c1)}))
     return 0
 
 
@@ -377,6 +406,22 @@ def cmd_iperf(a):
         out["gbps"] = float(r["bits_per_second"]) / 1e9
         out["retransmits"] = int(end.get("sum_sent", {}).get("retransmits", 0))
     print(json.dumps(out))
+    return 0
+
+
+def cmd_guest_rows(a):
+    """A sink/source JSON as the passt rows' values on one line: Gbit/s,
+    qemu's CPU busy (% of one CPU), qemu's and the translator's CPU seconds
+    per GB moved (n/a where not sampled)."""
+    with open(a.file, encoding="utf-8") as fh:
+        d = json.loads(fh.read())
+    gb = d["bytes"] / 1e9
+    g, t = d.get("cpu_guest"), d.get("cpu_translator")
+    na = "n/a"
+    print(f"{d['gbps']:.4f}",
+          na if g is None else f"{100 * g / d['secs']:.1f}",
+          na if g is None or gb <= 0 else f"{g / gb:.3f}",
+          na if t is None or gb <= 0 else f"{t / gb:.3f}")
     return 0
 
 
@@ -421,9 +466,18 @@ ROWS = [
 # passt mode (--group passt): a qemu guest on passt's socket.
 PASST_ROWS = [
     ("passt_out", "TCP guest→host (guest's dd)", "Gbit/s", True, True),
+    ("passt_out_gbusy", "  guest (qemu) CPU busy", "% of a CPU", True, True),
+    ("passt_out_gcpu", "  guest (qemu) CPU per GB", "s/GB", False, True),
+    ("passt_out_tcpu", "  translator CPU per GB", "s/GB", False, True),
     ("passt_in", "TCP host→guest (guest's dd)", "Gbit/s", True, True),
-    ("passt_cpu", "  translator CPU per GB moved", "s/GB", False, True),
+    ("passt_in_gbusy", "  guest (qemu) CPU busy", "% of a CPU", True, True),
+    ("passt_in_gcpu", "  guest (qemu) CPU per GB", "s/GB", False, True),
+    ("passt_in_tcpu", "  translator CPU per GB", "s/GB", False, True),
 ]
+
+
+# Units whose values are context, not a figure of merit: no ratio column.
+NO_RATIO = ("count", "% of a CPU")
 
 
 def fmt(x, unit=""):
@@ -489,9 +543,10 @@ def cmd_table(a):
             m = {i: med(i, mtu, rid) for i in impls}
             if all(v is None for v in m.values()):
                 continue
-            cells = [label, unit, "↑" if higher else "↓"] + [cell(i, mtu, rid, unit) for i in impls]
+            better = "–" if unit in NO_RATIO else "↑" if higher else "↓"
+            cells = [label, unit, better] + [cell(i, mtu, rid, unit) for i in impls]
             for r in refs:
-                if m[ours] is None or m[r] is None or m[r] == 0 or unit == "count":
+                if m[ours] is None or m[r] is None or m[r] == 0 or unit in NO_RATIO:
                     cells.append("–")
                 else:
                     cells.append(f"{m[ours] / m[r]:.2f}")
@@ -534,6 +589,7 @@ def main():
         p.add_argument("--bind", required=True)
         p.add_argument("--port", type=int, required=True)
         p.add_argument("--lifetime", type=float, default=120)
+        p.add_argument("--cpu", action="append", default=[], metavar="NAME=PIDFILE")
         if name == "source":
             p.add_argument("--secs", type=float, default=3)
     p = sub.add_parser("poll-routes")
@@ -547,6 +603,8 @@ def main():
     p = sub.add_parser("iperf")
     p.add_argument("file")
     p.add_argument("--udp-len", type=int, default=0)
+    p = sub.add_parser("guest-rows")
+    p.add_argument("file")
     p = sub.add_parser("slirp-api")
     p.add_argument("socket")
     p.add_argument("request")
@@ -562,7 +620,7 @@ def main():
     return {"server": cmd_server, "rr": cmd_rr, "crr": cmd_crr, "poll-routes": cmd_poll_routes,
             "udp-echo": cmd_udp_echo, "udp-probe": cmd_udp_probe,
             "sink": cmd_sink, "source": cmd_source,
-            "startup": cmd_startup, "iperf": cmd_iperf, "slirp-api": cmd_slirp_api,
+            "startup": cmd_startup, "iperf": cmd_iperf, "guest-rows": cmd_guest_rows, "slirp-api": cmd_slirp_api,
             "table": cmd_table}[a.sub](a)
 
 

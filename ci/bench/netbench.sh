@@ -6,7 +6,8 @@
 #   ci/bench/netbench.sh [--quick] [--rows LIST] [--mtu LIST] [--time S]
 #                        [--rounds N] [--impls LIST] [--ours PATH]
 #                        [--startup-runs N] [--pin CPU] [--out DIR]
-#                        [--max-minutes M] [BUILD_DIR]
+#                        [--max-minutes M] [--passt-also LABEL=PATH]
+#                        [BUILD_DIR]
 #
 #   --quick          1 s per test, 1 round, MTU 65520 only, 2 start-ups
 #   --rows LIST      tcp_out,tcp_in,tcp_lo_out,tcp_lo_in,udp_out,udp_in,rr,
@@ -25,6 +26,9 @@
 #   --out DIR        where results.tsv, results.md and logs/ go (default: a
 #                    new /tmp/passt-netbench.XXXXXX, kept)
 #   --max-minutes M  stop starting tests after M minutes (default 30)
+#   --passt-also LABEL=PATH  passt mode: one more passt binary in the
+#                    rounds, in its own column (e.g. base=/tmp/old/passt for
+#                    an A/B of a change); repeatable
 #
 # Columns: ours (our pasta), pasta (/usr/bin/pasta: Debian's 2023 build),
 # slirp4netns, kernel (a veth pair: the machine's limit, no translator).
@@ -76,6 +80,7 @@ PIN=0
 OUT=${NB_OUT:-}
 MAX_MIN=30
 BUILD_ARG=""
+PASST_ALSO=()
 while [ $# -gt 0 ]; do
   case $1 in
   --quick) QUICK=1 ;;
@@ -89,6 +94,7 @@ while [ $# -gt 0 ]; do
   --pin) PIN=$2; shift ;;
   --out) OUT=$2; shift ;;
   --max-minutes) MAX_MIN=$2; shift ;;
+  --passt-also) PASST_ALSO+=("$2"); shift ;;
   -h|--help) usage 0 ;;
   -*) echo "netbench: unknown option $1" >&2; usage 2 ;;
   *) BUILD_ARG=$1 ;;
@@ -111,6 +117,13 @@ done
 for m in ${MTUS//,/ }; do
   case $m in '' | *[!0-9]*) echo "netbench: bad MTU '$m'" >&2; exit 2 ;; esac
   if [ "$m" -lt 576 ] || [ "$m" -gt 65520 ]; then echo "netbench: MTU $m outside 576..65520" >&2; exit 2; fi
+done
+declare -A PASST_BIN_OF=()
+for pa in "${PASST_ALSO[@]}"; do
+  l=${pa%%=*} b=${pa#*=}
+  case $l in '' | ours | passt | *[!a-z0-9_-]* | "$pa") echo "netbench: --passt-also LABEL=PATH, LABEL in [a-z0-9_-], not ours or passt" >&2; exit 2 ;; esac
+  [ -x "$b" ] || { echo "netbench: --passt-also: $b is not an executable" >&2; exit 2; }
+  PASST_BIN_OF[$l]=$(cd "$(dirname "$b")" && pwd)/$(basename "$b")
 done
 for v in "$TIME" "$ROUNDS" "$STARTUP_RUNS" "$MAX_MIN"; do
   case $v in '' | *[!0-9]*) echo "netbench: counts and times are whole numbers" >&2; exit 2 ;; esac
@@ -512,39 +525,41 @@ PASST_PORT=5211      # guest -> host; PASST_PORT+1: host -> guest
 PASST_HOST=203.0.113.1
 PASST_MTU=65520      # the column the rows are recorded under
 
-# The translator's CPU time so far in clock ticks (utime + stime).
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
-
 passt_variant() {
   local impl=$1 round=$2 tag=passt-$1-$2 bin
   local sock=$TMP/$tag.sock
   case $impl in
   ours) bin=$OURS_PASST ;;
   passt) bin=/usr/bin/passt ;;
+  *) bin=${PASST_BIN_OF[$impl]} ;;
   esac
   log "== passt mode: $impl, round $round"
   if [ "$NB_GUEST" != 1 ] || past_deadline; then
     past_deadline && log "deadline (--max-minutes $MAX_MIN) passed: passt rows not run"
-    for r in passt_out passt_in passt_cpu; do record "$impl" "$PASST_MTU" "$r" "$round" n/a; done
+    for r in passt_out passt_in; do record "$impl" "$PASST_MTU" "$r" "$round" n/a; done
     return 0
   fi
   echo "$bin -f -s $sock -t none -u none" >"$LOGS/$tag.cmd"
   "$bin" -f -s "$sock" -t none -u none </dev/null >"$LOGS/$tag.log" 2>&1 &
-  local ppid=$! spid= rpid= qpid=
+  local ppid=$! spid="" rpid=""
   local out_json=$LOGS/$tag-out.json in_json=$LOGS/$tag-in.json
+  local qpidfile=$TMP/$tag.qemu.pid tpidfile=$TMP/$tag.passt.pid
+  echo "$ppid" >"$tpidfile"
   : >"$out_json"; : >"$in_json"
   if wait_until 5 test -S "$sock"; then
-    python3 "$NBTOOL" sink --bind "$PASST_HOST" --port "$PASST_PORT" --lifetime 150 \
+    # Both host ends sample the CPU time of qemu and of the translator
+    # over their transfer.
+    local cpu=(--cpu "guest=$qpidfile" --cpu "translator=$tpidfile")
+    python3 "$NBTOOL" sink --bind "$PASST_HOST" --port "$PASST_PORT" --lifetime 150 "${cpu[@]}" \
       >"$out_json" 2>"$LOGS/$tag-out.log" &
     spid=$!
     python3 "$NBTOOL" source --bind "$PASST_HOST" --port $((PASST_PORT + 1)) --secs "$TIME" \
-      --lifetime 150 >"$in_json" 2>"$LOGS/$tag-in.log" &
+      --lifetime 150 "${cpu[@]}" >"$in_json" 2>"$LOGS/$tag-in.log" &
     rpid=$!
     wait_until 5 listening host "$PASST_PORT" && wait_until 5 listening host $((PASST_PORT + 1)) ||
       log "  host servers did not start"
-    local t0 c0 c1
+    local t0
     t0=$(date +%s%N)
-    c0=$(cpu_ticks "$ppid")
     # -smp 1 -m 256 as test_qemu_guest.sh; console on ttyS0, reports on ttyS1.
     timeout -k 5 150 "$QEMU" -machine "pc,accel=${PASST_GUEST_ACCEL:-tcg}" -m 256 -smp 1 \
       -nodefaults -no-user-config -display none -no-reboot \
@@ -552,9 +567,8 @@ passt_variant() {
       -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init passt_bench=$TIME,$PASST_PORT,$PASST_HOST" \
       -serial "file:$LOGS/$tag.console.log" -serial "file:$LOGS/$tag.guest.log" \
       -netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$sock" \
-      -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=" \
+      -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=" -pidfile "$qpidfile" \
       </dev/null >"$LOGS/$tag.qemu.log" 2>&1 || log "  qemu status $? (logs: $LOGS/$tag.*)"
-    c1=$(cpu_ticks "$ppid")
     log "  guest ran $((($(date +%s%N) - t0) / 1000000)) ms: $(tr -d '\r' <"$LOGS/$tag.guest.log" |
       sed -n 's/^R //p' | grep -e '^bench' -e '^error' | paste -sd';')"
   else
@@ -563,25 +577,23 @@ passt_variant() {
   kill_wait "$spid"; kill_wait "$rpid"
   kill -0 "$ppid" 2>/dev/null || log "  $bin exited by itself (log: $LOGS/$tag.log)"
   kill_wait "$ppid"
-  local bytes=0 b
+  local r j v
   for r in out in; do
-    local j=$LOGS/$tag-$r.json v
-    v=$(json_field gbps <"$j") || v=""
+    j=$LOGS/$tag-$r.json
+    v=$(python3 "$NBTOOL" guest-rows "$j" 2>/dev/null) || v=""
     if [ -n "$v" ]; then
-      record "$impl" "$PASST_MTU" "passt_$r" "$round" "$v"
-      log "  $impl round $round: passt_$r = $v"
-      b=$(json_field bytes <"$j") && bytes=$((bytes + b))
+      # gbps gbusy gcpu tcpu (n/a where a process could not be sampled)
+      set -- $v
+      record "$impl" "$PASST_MTU" "passt_$r" "$round" "$1"
+      record "$impl" "$PASST_MTU" "passt_${r}_gbusy" "$round" "$2"
+      record "$impl" "$PASST_MTU" "passt_${r}_gcpu" "$round" "$3"
+      record "$impl" "$PASST_MTU" "passt_${r}_tcpu" "$round" "$4"
+      log "  $impl round $round: passt_$r = $1 Gbit/s, qemu busy $2 %, qemu $3 s/GB, translator $4 s/GB"
     else
       record "$impl" "$PASST_MTU" "passt_$r" "$round" n/a
-      log "  $impl round $round: passt_$r n/a ($(cat "$LOGS/$tag-$r.log" 2>/dev/null | tail -n 1))"
+      log "  $impl round $round: passt_$r n/a ($(tail -n 1 "$LOGS/$tag-$r.log" 2>/dev/null))"
     fi
   done
-  if [ "$bytes" -gt 0 ] && [ -n "${c1:-}" ] && [ -n "${c0:-}" ]; then
-    record "$impl" "$PASST_MTU" passt_cpu "$round" "$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v b="$bytes" \
-      'BEGIN { printf "%.3f", c / hz / (b / 1e9) }')"
-  else
-    record "$impl" "$PASST_MTU" passt_cpu "$round" n/a
-  fi
 }
 
 # --- main -------------------------------------------------------------------------
@@ -616,6 +628,10 @@ if want passt_out || want passt_in; then
   if [ -x /usr/bin/passt ] && ! cmp -s "$(readlink -f /usr/bin/passt)" "$(readlink -f "$OURS_PASST")"; then
     PASST_IMPLS+=,passt
   fi
+  for l in "${!PASST_BIN_OF[@]}"; do
+    PASST_IMPLS+=",$l"
+    echo "passt mode: $l ${PASST_BIN_OF[$l]} ($(sha256sum "${PASST_BIN_OF[$l]}" | cut -c1-16))" >>"$OUT/info.txt"
+  done
   echo "passt mode: ours $OURS_PASST; guest $GUEST_CACHE ($(paste -sd' ' "$GUEST_CACHE/manifest" 2>/dev/null))" \
     >>"$OUT/info.txt"
   IFS=, read -r -a PASST_LIST <<<"$PASST_IMPLS"
