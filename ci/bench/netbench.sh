@@ -33,21 +33,28 @@
 # Columns: ours (our pasta), pasta (/usr/bin/pasta: Debian's 2023 build),
 # slirp4netns, kernel (a veth pair: the machine's limit, no translator).
 #
-# passt mode (--rows passt_out,passt_in; ~25 s per round and binary on an
-# idle 2-CPU machine, ~2.5 min for 3 rounds: not in the default rows): the
-# test guest of integration/test_qemu_guest.sh (qemu TCG, one vCPU, built by
-# integration/guest/build-guest.sh into $PASST_GUEST_CACHE, default
-# ~/.cache/passt-cpp-guest; the only step that may download) is booted once
-# per round and binary with passt_bench=TIME,... on its command line: its
-# virtio-net NIC on our passt, then on /usr/bin/passt (Debian's), one guest
-# at a time, interleaved.  passt_out: the guest's dd writes zeros for TIME s
-# into a TCP connection to 203.0.113.1 (a host address), timed by the host
-# from the first byte to EOF; passt_in: the host sends for TIME s on a
-# connection the guest opened, timed from accept to the guest's close.
-# passt_cpu: the translator's CPU time per GB moved in both directions (boot
-# included).  Its own table, columns ours and passt.  $QEMU overrides
-# qemu-system-x86_64, $PASST_GUEST_ACCEL the accelerator (default tcg).
-# Without qemu or a guest, these rows are n/a.
+# passt mode (--rows passt_out,passt_in, or only one of them): the test
+# guest of integration/test_qemu_guest.sh (qemu TCG, one vCPU, 256 MiB;
+# built by integration/guest/build-guest.sh into $PASST_GUEST_CACHE, default
+# ~/.cache/passt-cpp-guest, before entering the namespaces: the only step
+# that may download, once) is booted once per round and binary, with
+# passt_bench=TIME,5211,203.0.113.1 on its kernel command line: its
+# virtio-net NIC on our passt (BUILD_DIR/passt), then on /usr/bin/passt
+# (Debian's), then on each --passt-also binary, one guest at a time.
+#   passt_out  the guest's dd writes zeros for TIME s into a TCP connection
+#              to 203.0.113.1 (a host address, through passt), timed by the
+#              host from the first byte to EOF;
+#   passt_in   the host sends for TIME s on a connection the guest opened,
+#              timed from accept to the guest's close (it read everything).
+# Each also reports qemu's CPU busy (% of one CPU) and qemu's and the
+# translator's CPU seconds per GB, sampled over the transfer: on a loaded
+# machine the guest's CPU share moves the Gbit/s, its CPU per GB much less.
+# Own table, columns ours, passt (and the --passt-also labels).  A guest
+# takes ~15 s on an idle 2-CPU machine: 3 rounds ~1.5 min, 5 rounds with one
+# --passt-also binary ~4 min under load.  Not in the default rows: it needs
+# qemu and the guest download, and the full run is long already.  $QEMU
+# overrides qemu-system-x86_64, $PASST_GUEST_ACCEL the accelerator (default
+# tcg).  Without qemu or a guest these rows are n/a.
 #
 # Network safety: everything runs inside integration/lib/common.sh's outer
 # namespace (user + net + mount + pid) whose only uplink leads to a dead-end
