@@ -563,8 +563,9 @@ passt_variant() {
     python3 "$NBTOOL" source --bind "$PASST_HOST" --port $((PASST_PORT + 1)) --secs "$TIME" \
       --lifetime 150 "${cpu[@]}" >"$in_json" 2>"$LOGS/$tag-in.log" &
     rpid=$!
-    wait_until 5 listening host "$PASST_PORT" && wait_until 5 listening host $((PASST_PORT + 1)) ||
+    if ! wait_until 5 listening host "$PASST_PORT" || ! wait_until 5 listening host $((PASST_PORT + 1)); then
       log "  host servers did not start"
+    fi
     local t0
     t0=$(date +%s%N)
     # -smp 1 -m 256 as test_qemu_guest.sh; console on ttyS0, reports on ttyS1.
@@ -584,18 +585,18 @@ passt_variant() {
   kill_wait "$spid"; kill_wait "$rpid"
   kill -0 "$ppid" 2>/dev/null || log "  $bin exited by itself (log: $LOGS/$tag.log)"
   kill_wait "$ppid"
-  local r j v
+  local r j v gbps busy gcpu tcpu
   for r in out in; do
     j=$LOGS/$tag-$r.json
     v=$(python3 "$NBTOOL" guest-rows "$j" 2>/dev/null) || v=""
     if [ -n "$v" ]; then
-      # gbps gbusy gcpu tcpu (n/a where a process could not be sampled)
-      set -- $v
-      record "$impl" "$PASST_MTU" "passt_$r" "$round" "$1"
-      record "$impl" "$PASST_MTU" "passt_${r}_gbusy" "$round" "$2"
-      record "$impl" "$PASST_MTU" "passt_${r}_gcpu" "$round" "$3"
-      record "$impl" "$PASST_MTU" "passt_${r}_tcpu" "$round" "$4"
-      log "  $impl round $round: passt_$r = $1 Gbit/s, qemu busy $2 %, qemu $3 s/GB, translator $4 s/GB"
+      # n/a where a process could not be sampled
+      read -r gbps busy gcpu tcpu <<<"$v"
+      record "$impl" "$PASST_MTU" "passt_$r" "$round" "$gbps"
+      record "$impl" "$PASST_MTU" "passt_${r}_gbusy" "$round" "$busy"
+      record "$impl" "$PASST_MTU" "passt_${r}_gcpu" "$round" "$gcpu"
+      record "$impl" "$PASST_MTU" "passt_${r}_tcpu" "$round" "$tcpu"
+      log "  $impl round $round: passt_$r = $gbps Gbit/s, qemu busy $busy %, qemu $gcpu s/GB, translator $tcpu s/GB"
     else
       record "$impl" "$PASST_MTU" "passt_$r" "$round" n/a
       log "  $impl round $round: passt_$r n/a ($(tail -n 1 "$LOGS/$tag-$r.log" 2>/dev/null))"
