@@ -33,7 +33,7 @@
 # Columns: ours (our pasta), pasta (/usr/bin/pasta: Debian's 2023 build),
 # slirp4netns, kernel (a veth pair: the machine's limit, no translator).
 #
-# passt mode (--rows passt_out,passt_in, or only one of them): the test
+# passt mode (--rows passt_out,passt_in; either one runs both): the test
 # guest of integration/test_qemu_guest.sh (qemu TCG, one vCPU, 256 MiB;
 # built by integration/guest/build-guest.sh into $PASST_GUEST_CACHE, default
 # ~/.cache/passt-cpp-guest, before entering the namespaces: the only step
