@@ -6,11 +6,15 @@
   nbtool.py crr     --addr A --port P --secs S --max N              -> JSON
   nbtool.py udp-echo --port P --lifetime S
   nbtool.py udp-probe --addr A --port P [--tries N]                 -> exit 0 if echoed
+  nbtool.py sink    --bind A --port P --lifetime S [--cpu NAME=PIDFILE]...   -> JSON
+  nbtool.py source  --bind A --port P --secs S --lifetime S [--cpu ...]    -> JSON
   nbtool.py poll-routes [--want6] --timeout S
   nbtool.py startup --netns PATH [--want6] --timeout S -- CMD...    -> JSON
   nbtool.py iperf   FILE [--udp-len L]                              -> JSON
+  nbtool.py guest-rows FILE (a sink/source JSON)   -> "gbps busy% qemu_s/GB translator_s/GB"
   nbtool.py slirp-api SOCKET JSON
-  nbtool.py table   RESULTS.tsv --impls a,b,c --mtus m1,m2 [--rounds N]
+  nbtool.py table   RESULTS.tsv --impls a,b,c --mtus m1,m2 [--group pasta|passt]
+                    [--title T]
 
 Every loop here is bounded by a count and a deadline.
 """
@@ -263,6 +267,112 @@ def cmd_startup(a):
     return 0
 
 
+# --- passt rows: one bulk TCP connection from a guest, timed on the host -------
+
+def cpu_ticks(a):
+    """{name: utime + stime in clock ticks} of each --cpu NAME=PIDFILE
+    process now (a name is left out if its process cannot be read)."""
+    out = {}
+    for spec in a.cpu:
+        name, _, pidfile = spec.partition("=")
+        try:
+            with open(pidfile, encoding="ascii") as fh:
+                pid = int(fh.read().split()[0])
+            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                f = fh.read().rsplit(")", 1)[1].split()
+            out[name] = int(f[11]) + int(f[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def cpu_secs(a, before, after):
+    """CPU seconds of each --cpu process between two cpu_ticks() samples."""
+    hz = os.sysconf("SC_CLK_TCK")
+    return {f"cpu_{k}": (after[k] - before[k]) / hz for k in before if k in after}
+
+
+def accept_one(a):
+    """Listens on a.bind:a.port, prints "listening", accepts one connection
+    within a.lifetime seconds (None if none came)."""
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.bind, a.port))
+    ls.listen(1)
+    ls.settimeout(a.lifetime)
+    print("listening", file=sys.stderr, flush=True)
+    try:
+        c, _ = ls.accept()
+    except socket.timeout:
+        return None
+    finally:
+        ls.close()
+    return c
+
+
+def cmd_sink(a):
+    """Reads one connection to its end: the rate from the first byte to EOF
+    (the sender's FIN comes after its last byte, so nothing is missed)."""
+    deadline = now() + a.lifetime
+    c = accept_one(a)
+    if c is None:
+        raise SystemExit("sink: no connection")
+    buf = bytearray(1 << 20)
+    n, t0, t1 = 0, None, None
+    c.settimeout(5)
+    while now() < deadline:
+        try:
+            k = c.recv_into(buf)
+        except socket.timeout:
+            raise SystemExit(f"sink: stalled for 5 s after {n} bytes")
+        if not k:
+            t1 = now()
+            break
+        if t0 is None:
+            t0 = now()
+            c0 = cpu_ticks(a)
+        n += k
+    c1 = cpu_ticks(a)
+    c.close()
+    if t0 is None or t1 is None or t1 <= t0:
+        raise SystemExit(f"sink: no complete transfer ({n} bytes)")
+    print(json.dumps({"gbps": n * 8 / (t1 - t0) / 1e9, "bytes": n, "secs": t1 - t0,
+                      **cpu_secs(a, c0, c1)}))
+    return 0
+
+
+def cmd_source(a):
+    """Sends zeros on one connection for a.secs seconds, shuts down its side
+    and waits for the receiver's EOF, which comes after it read the last
+    byte: the rate is all bytes over accept to that EOF (the data still in
+    the socket buffers at the end is counted and waited for)."""
+    deadline = now() + a.lifetime
+    c = accept_one(a)
+    if c is None:
+        raise SystemExit("source: no connection")
+    buf = bytes(1 << 18)
+    n, t0, c0 = 0, now(), cpu_ticks(a)
+    c.settimeout(5)
+    while now() - t0 < a.secs:
+        try:
+            n += c.send(buf)
+        except socket.timeout:
+            raise SystemExit(f"source: stalled for 5 s after {n} bytes")
+    c.shutdown(socket.SHUT_WR)
+    c.settimeout(max(1.0, deadline - now()))
+    try:
+        while c.recv(4096):
+            pass
+    except socket.timeout:
+        raise SystemExit(f"source: the receiver did not close ({n} bytes sent)")
+    t1 = now()
+    c1 = cpu_ticks(a)
+    c.close()
+    print(json.dumps({"gbps": n * 8 / (t1 - t0) / 1e9, "bytes": n, "secs": t1 - t0,
+                      **cpu_secs(a, c0, c1)}))
+    return 0
+
+
 # --- result parsing -------------------------------------------------------------
 
 def cmd_iperf(a):
@@ -296,6 +406,22 @@ def cmd_iperf(a):
         out["gbps"] = float(r["bits_per_second"]) / 1e9
         out["retransmits"] = int(end.get("sum_sent", {}).get("retransmits", 0))
     print(json.dumps(out))
+    return 0
+
+
+def cmd_guest_rows(a):
+    """A sink/source JSON as the passt rows' values on one line: Gbit/s,
+    qemu's CPU busy (% of one CPU), qemu's and the translator's CPU seconds
+    per GB moved (n/a where not sampled)."""
+    with open(a.file, encoding="utf-8") as fh:
+        d = json.loads(fh.read())
+    gb = d["bytes"] / 1e9
+    g, t = d.get("cpu_guest"), d.get("cpu_translator")
+    na = "n/a"
+    print(f"{d['gbps']:.4f}",
+          na if g is None else f"{100 * g / d['secs']:.1f}",
+          na if g is None or gb <= 0 else f"{g / gb:.3f}",
+          na if t is None or gb <= 0 else f"{t / gb:.3f}")
     return 0
 
 
@@ -337,6 +463,21 @@ ROWS = [
     ("startup", "start-up to a configured ns", "ms", False, False),
     ("rss", "peak RSS (VmHWM)", "MiB", False, True),
 ]
+# passt mode (--group passt): a qemu guest on passt's socket.
+PASST_ROWS = [
+    ("passt_out", "TCP guest→host (guest's dd)", "Gbit/s", True, True),
+    ("passt_out_gbusy", "  guest (qemu) CPU busy", "% of a CPU", True, True),
+    ("passt_out_gcpu", "  guest (qemu) CPU per GB", "s/GB", False, True),
+    ("passt_out_tcpu", "  translator CPU per GB", "s/GB", False, True),
+    ("passt_in", "TCP host→guest (guest's dd)", "Gbit/s", True, True),
+    ("passt_in_gbusy", "  guest (qemu) CPU busy", "% of a CPU", True, True),
+    ("passt_in_gcpu", "  guest (qemu) CPU per GB", "s/GB", False, True),
+    ("passt_in_tcpu", "  translator CPU per GB", "s/GB", False, True),
+]
+
+
+# Units whose values are context, not a figure of merit: no ratio column.
+NO_RATIO = ("count", "% of a CPU")
 
 
 def fmt(x, unit=""):
@@ -388,10 +529,13 @@ def cmd_table(a):
             return fmt(m, unit)
         return f"{fmt(m, unit)} ±{50 * (max(v) - min(v)) / m:.0f}%"
 
+    all_rows = PASST_ROWS if a.group == "passt" else ROWS
     for mi, mtu in enumerate(mtus):
-        rows = [r for r in ROWS if r[4] or mi == 0]
+        rows = [r for r in all_rows if r[4] or mi == 0]
         hdr = ["row", "unit", "better"] + impls + [f"{ours}/{r}" for r in refs]
         title = f"MTU {mtu}" if mi else f"MTU {mtu} (MTU-independent rows measured here only)"
+        if a.title:
+            title = a.title
         print(f"\n### {title}\n")
         print("| " + " | ".join(hdr) + " |")
         print("|" + "|".join(["---"] * 3 + ["---:"] * (len(hdr) - 3)) + "|")
@@ -399,9 +543,10 @@ def cmd_table(a):
             m = {i: med(i, mtu, rid) for i in impls}
             if all(v is None for v in m.values()):
                 continue
-            cells = [label, unit, "↑" if higher else "↓"] + [cell(i, mtu, rid, unit) for i in impls]
+            better = "–" if unit in NO_RATIO else "↑" if higher else "↓"
+            cells = [label, unit, better] + [cell(i, mtu, rid, unit) for i in impls]
             for r in refs:
-                if m[ours] is None or m[r] is None or m[r] == 0 or unit == "count":
+                if m[ours] is None or m[r] is None or m[r] == 0 or unit in NO_RATIO:
                     cells.append("–")
                 else:
                     cells.append(f"{m[ours] / m[r]:.2f}")
@@ -439,6 +584,14 @@ def main():
     p.add_argument("--addr", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--tries", type=int, default=4)
+    for name in ("sink", "source"):
+        p = sub.add_parser(name)
+        p.add_argument("--bind", required=True)
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--lifetime", type=float, default=120)
+        p.add_argument("--cpu", action="append", default=[], metavar="NAME=PIDFILE")
+        if name == "source":
+            p.add_argument("--secs", type=float, default=3)
     p = sub.add_parser("poll-routes")
     p.add_argument("--want6", action="store_true")
     p.add_argument("--timeout", type=float, default=10)
@@ -450,6 +603,8 @@ def main():
     p = sub.add_parser("iperf")
     p.add_argument("file")
     p.add_argument("--udp-len", type=int, default=0)
+    p = sub.add_parser("guest-rows")
+    p.add_argument("file")
     p = sub.add_parser("slirp-api")
     p.add_argument("socket")
     p.add_argument("request")
@@ -457,12 +612,15 @@ def main():
     p.add_argument("results")
     p.add_argument("--impls", required=True)
     p.add_argument("--mtus", required=True)
+    p.add_argument("--group", choices=["pasta", "passt"], default="pasta")
+    p.add_argument("--title", default="")
     a = ap.parse_args()
     if a.sub == "startup" and a.command and a.command[0] == "--":
         a.command = a.command[1:]
     return {"server": cmd_server, "rr": cmd_rr, "crr": cmd_crr, "poll-routes": cmd_poll_routes,
             "udp-echo": cmd_udp_echo, "udp-probe": cmd_udp_probe,
-            "startup": cmd_startup, "iperf": cmd_iperf, "slirp-api": cmd_slirp_api,
+            "sink": cmd_sink, "source": cmd_source,
+            "startup": cmd_startup, "iperf": cmd_iperf, "guest-rows": cmd_guest_rows, "slirp-api": cmd_slirp_api,
             "table": cmd_table}[a.sub](a)
 
 

@@ -6,11 +6,13 @@
 #   ci/bench/netbench.sh [--quick] [--rows LIST] [--mtu LIST] [--time S]
 #                        [--rounds N] [--impls LIST] [--ours PATH]
 #                        [--startup-runs N] [--pin CPU] [--out DIR]
-#                        [--max-minutes M] [BUILD_DIR]
+#                        [--max-minutes M] [--passt-also LABEL=PATH]
+#                        [BUILD_DIR]
 #
 #   --quick          1 s per test, 1 round, MTU 65520 only, 2 start-ups
 #   --rows LIST      tcp_out,tcp_in,tcp_lo_out,tcp_lo_in,udp_out,udp_in,rr,
-#                    crr,startup,rss (default: all)
+#                    crr,startup,rss, passt_out,passt_in (passt mode, below)
+#                    (default: all)
 #   --mtu LIST       tap MTUs to test (default 65520,1500)
 #   --time S         seconds per throughput/latency test (default 3)
 #   --rounds N       rounds, interleaved over implementations; the table
@@ -24,9 +26,35 @@
 #   --out DIR        where results.tsv, results.md and logs/ go (default: a
 #                    new /tmp/passt-netbench.XXXXXX, kept)
 #   --max-minutes M  stop starting tests after M minutes (default 30)
+#   --passt-also LABEL=PATH  passt mode: one more passt binary in the
+#                    rounds, in its own column (e.g. base=/tmp/old/passt for
+#                    an A/B of a change); repeatable
 #
 # Columns: ours (our pasta), pasta (/usr/bin/pasta: Debian's 2023 build),
 # slirp4netns, kernel (a veth pair: the machine's limit, no translator).
+#
+# passt mode (--rows passt_out,passt_in; either one runs both): the test
+# guest of integration/test_qemu_guest.sh (qemu TCG, one vCPU, 256 MiB;
+# built by integration/guest/build-guest.sh into $PASST_GUEST_CACHE, default
+# ~/.cache/passt-cpp-guest, before entering the namespaces: the only step
+# that may download, once) is booted once per round and binary, with
+# passt_bench=TIME,5211,203.0.113.1 on its kernel command line: its
+# virtio-net NIC on our passt (BUILD_DIR/passt), then on /usr/bin/passt
+# (Debian's), then on each --passt-also binary, one guest at a time.
+#   passt_out  the guest's dd writes zeros for TIME s into a TCP connection
+#              to 203.0.113.1 (a host address, through passt), timed by the
+#              host from the first byte to EOF;
+#   passt_in   the host sends for TIME s on a connection the guest opened,
+#              timed from accept to the guest's close (it read everything).
+# Each also reports qemu's CPU busy (% of one CPU) and qemu's and the
+# translator's CPU seconds per GB, sampled over the transfer: on a loaded
+# machine the guest's CPU share moves the Gbit/s, its CPU per GB much less.
+# Own table, columns ours, passt (and the --passt-also labels).  A guest
+# takes ~15 s: the 3 default rounds ~1.5 min (also under a load average of
+# 7 on 2 CPUs), --quick ~30 s, 5 rounds with one --passt-also binary ~4 min.
+# $QEMU overrides qemu-system-x86_64, $PASST_GUEST_ACCEL the accelerator
+# (default tcg).  Without qemu, or if the guest cannot be built (no package
+# lists, no download), these rows are n/a and the rest runs.
 #
 # Network safety: everything runs inside integration/lib/common.sh's outer
 # namespace (user + net + mount + pid) whose only uplink leads to a dead-end
@@ -59,6 +87,7 @@ PIN=0
 OUT=${NB_OUT:-}
 MAX_MIN=30
 BUILD_ARG=""
+PASST_ALSO=()
 while [ $# -gt 0 ]; do
   case $1 in
   --quick) QUICK=1 ;;
@@ -72,6 +101,7 @@ while [ $# -gt 0 ]; do
   --pin) PIN=$2; shift ;;
   --out) OUT=$2; shift ;;
   --max-minutes) MAX_MIN=$2; shift ;;
+  --passt-also) PASST_ALSO+=("$2"); shift ;;
   -h|--help) usage 0 ;;
   -*) echo "netbench: unknown option $1" >&2; usage 2 ;;
   *) BUILD_ARG=$1 ;;
@@ -82,7 +112,8 @@ if [ "$QUICK" = 1 ]; then
   : "${TIME:=1}" "${ROUNDS:=1}" "${MTUS:=65520}" "${STARTUP_RUNS:=2}"
 fi
 : "${TIME:=3}" "${ROUNDS:=3}" "${MTUS:=65520,1500}" "${STARTUP_RUNS:=5}"
-ALL_ROWS=tcp_out,tcp_in,tcp_lo_out,tcp_lo_in,udp_out,udp_in,rr,crr,startup,rss
+PASTA_ROW_SET=tcp_out,tcp_in,tcp_lo_out,tcp_lo_in,udp_out,udp_in,rr,crr,startup,rss
+ALL_ROWS=$PASTA_ROW_SET,passt_out,passt_in
 ROWS=${ROWS:-$ALL_ROWS}
 for r in ${ROWS//,/ }; do
   case ",$ALL_ROWS," in *",$r,"*) ;; *) echo "netbench: unknown row '$r' (rows: $ALL_ROWS)" >&2; exit 2 ;; esac
@@ -93,6 +124,13 @@ done
 for m in ${MTUS//,/ }; do
   case $m in '' | *[!0-9]*) echo "netbench: bad MTU '$m'" >&2; exit 2 ;; esac
   if [ "$m" -lt 576 ] || [ "$m" -gt 65520 ]; then echo "netbench: MTU $m outside 576..65520" >&2; exit 2; fi
+done
+declare -A PASST_BIN_OF=()
+for pa in "${PASST_ALSO[@]}"; do
+  l=${pa%%=*} b=${pa#*=}
+  case $l in '' | ours | passt | *[!a-z0-9_-]* | "$pa") echo "netbench: --passt-also LABEL=PATH, LABEL in [a-z0-9_-], not ours or passt" >&2; exit 2 ;; esac
+  [ -x "$b" ] || { echo "netbench: --passt-also: $b is not an executable" >&2; exit 2; }
+  PASST_BIN_OF[$l]=$(cd "$(dirname "$b")" && pwd)/$(basename "$b")
 done
 for v in "$TIME" "$ROUNDS" "$STARTUP_RUNS" "$MAX_MIN"; do
   case $v in '' | *[!0-9]*) echo "netbench: counts and times are whole numbers" >&2; exit 2 ;; esac
@@ -113,6 +151,21 @@ if [ "${PASST_IT_INSIDE:-}" != 1 ]; then
   for c in iperf3 python3 nstat ss taskset nsenter unshare; do
     command -v "$c" >/dev/null || { echo "netbench: $c is missing (ci/deps.sh installs it)" >&2; exit 1; }
   done
+  # passt mode: the guest is built (or found) before entering the
+  # namespaces, which have no way out.
+  export NB_GUEST=0
+  case ",$ROWS," in
+  *,passt_out,* | *,passt_in,*)
+    export PASST_GUEST_CACHE=${PASST_GUEST_CACHE:-$HOME/.cache/passt-cpp-guest}
+    if ! command -v "${QEMU:-qemu-system-x86_64}" >/dev/null; then
+      echo "netbench: ${QEMU:-qemu-system-x86_64} is missing: the passt rows stay n/a" >&2
+    elif "$ROOT/integration/guest/build-guest.sh" "$PASST_GUEST_CACHE"; then
+      NB_GUEST=1
+    else
+      echo "netbench: the test guest cannot be built here: the passt rows stay n/a" >&2
+    fi
+    ;;
+  esac
   OUT=${OUT:-$(mktemp -d /tmp/passt-netbench.XXXXXX)}
   mkdir -p "$OUT"
   NB_OUT=$(cd "$OUT" && pwd)
@@ -164,6 +217,7 @@ impl_bin() {
   echo "date: $(date -Is)"
   echo "host: $(uname -r), $NCPU CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "rows: $ROWS"
   echo "implementations: $IMPLS; MTUs: $MTUS; rounds: $ROUNDS; time per test: $TIME s; pin: $PIN"
   echo "ours: $OURS ($(sha256sum "$OURS" | cut -c1-16))"
   echo "congestion control: $(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo '?')"
@@ -468,18 +522,133 @@ startup_once() { # IMPL N
   [ $rc = 0 ] && json_field ms <<<"$j"
 }
 
+# --- passt mode -----------------------------------------------------------------
+# passt_variant IMPL ROUND: one guest on IMPL's passt (ours: OURS_PASST;
+# passt: /usr/bin/passt), both transfers, then everything stopped.  The
+# guest's MTU is what passt's DHCP gives (65520, both binaries).
+GUEST_CACHE=${PASST_GUEST_CACHE:-}
+QEMU=${QEMU:-qemu-system-x86_64}
+PASST_PORT=5211      # guest -> host; PASST_PORT+1: host -> guest
+PASST_HOST=203.0.113.1
+PASST_MTU=65520      # the column the rows are recorded under
+
+passt_variant() {
+  local impl=$1 round=$2 tag=passt-$1-$2 bin
+  local sock=$TMP/$tag.sock
+  case $impl in
+  ours) bin=$OURS_PASST ;;
+  passt) bin=/usr/bin/passt ;;
+  *) bin=${PASST_BIN_OF[$impl]} ;;
+  esac
+  log "== passt mode: $impl, round $round"
+  if [ "$NB_GUEST" != 1 ] || past_deadline; then
+    past_deadline && log "deadline (--max-minutes $MAX_MIN) passed: passt rows not run"
+    for r in passt_out passt_in; do record "$impl" "$PASST_MTU" "$r" "$round" n/a; done
+    return 0
+  fi
+  echo "$bin -f -s $sock -t none -u none" >"$LOGS/$tag.cmd"
+  "$bin" -f -s "$sock" -t none -u none </dev/null >"$LOGS/$tag.log" 2>&1 &
+  local ppid=$! spid="" rpid=""
+  local out_json=$LOGS/$tag-out.json in_json=$LOGS/$tag-in.json
+  local qpidfile=$TMP/$tag.qemu.pid tpidfile=$TMP/$tag.passt.pid
+  echo "$ppid" >"$tpidfile"
+  : >"$out_json"; : >"$in_json"
+  if wait_until 5 test -S "$sock"; then
+    # Both host ends sample the CPU time of qemu and of the translator
+    # over their transfer.
+    local cpu=(--cpu "guest=$qpidfile" --cpu "translator=$tpidfile")
+    python3 "$NBTOOL" sink --bind "$PASST_HOST" --port "$PASST_PORT" --lifetime 150 "${cpu[@]}" \
+      >"$out_json" 2>"$LOGS/$tag-out.log" &
+    spid=$!
+    python3 "$NBTOOL" source --bind "$PASST_HOST" --port $((PASST_PORT + 1)) --secs "$TIME" \
+      --lifetime 150 "${cpu[@]}" >"$in_json" 2>"$LOGS/$tag-in.log" &
+    rpid=$!
+    if ! wait_until 5 listening host "$PASST_PORT" || ! wait_until 5 listening host $((PASST_PORT + 1)); then
+      log "  host servers did not start"
+    fi
+    local t0
+    t0=$(date +%s%N)
+    # -smp 1 -m 256 as test_qemu_guest.sh; console on ttyS0, reports on ttyS1.
+    timeout -k 5 150 "$QEMU" -machine "pc,accel=${PASST_GUEST_ACCEL:-tcg}" -m 256 -smp 1 \
+      -nodefaults -no-user-config -display none -no-reboot \
+      -kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initramfs.gz" \
+      -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init passt_bench=$TIME,$PASST_PORT,$PASST_HOST" \
+      -serial "file:$LOGS/$tag.console.log" -serial "file:$LOGS/$tag.guest.log" \
+      -netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$sock" \
+      -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=" -pidfile "$qpidfile" \
+      </dev/null >"$LOGS/$tag.qemu.log" 2>&1 || log "  qemu status $? (logs: $LOGS/$tag.*)"
+    log "  guest ran $((($(date +%s%N) - t0) / 1000000)) ms: $(tr -d '\r' <"$LOGS/$tag.guest.log" |
+      sed -n 's/^R //p' | grep -e '^bench' -e '^error' | paste -sd';')"
+  else
+    log "  $bin did not create its socket (log: $LOGS/$tag.log)"
+  fi
+  kill_wait "$spid"; kill_wait "$rpid"
+  kill -0 "$ppid" 2>/dev/null || log "  $bin exited by itself (log: $LOGS/$tag.log)"
+  kill_wait "$ppid"
+  local r j v gbps busy gcpu tcpu
+  for r in out in; do
+    j=$LOGS/$tag-$r.json
+    v=$(python3 "$NBTOOL" guest-rows "$j" 2>/dev/null) || v=""
+    if [ -n "$v" ]; then
+      # n/a where a process could not be sampled
+      read -r gbps busy gcpu tcpu <<<"$v"
+      record "$impl" "$PASST_MTU" "passt_$r" "$round" "$gbps"
+      record "$impl" "$PASST_MTU" "passt_${r}_gbusy" "$round" "$busy"
+      record "$impl" "$PASST_MTU" "passt_${r}_gcpu" "$round" "$gcpu"
+      record "$impl" "$PASST_MTU" "passt_${r}_tcpu" "$round" "$tcpu"
+      log "  $impl round $round: passt_$r = $gbps Gbit/s, qemu busy $busy %, qemu $gcpu s/GB, translator $tcpu s/GB"
+    else
+      record "$impl" "$PASST_MTU" "passt_$r" "$round" n/a
+      log "  $impl round $round: passt_$r n/a ($(tail -n 1 "$LOGS/$tag-$r.log" 2>/dev/null))"
+    fi
+  done
+}
+
 # --- main -------------------------------------------------------------------------
 # crr through measure(): a named function so that measure can run it.
 t_py_crr() { local j; j=$(t_py crr "$1-crr") && json_field per_s <<<"$j"; }
 
-for round in $(seq 1 "$ROUNDS"); do
-  for mtu in "${MTU_LIST[@]}"; do
-    for impl in "${IMPL_LIST[@]}"; do
-      past_deadline && break 3
-      run_variant "$impl" "$mtu" "$round"
+# The pasta rows (start-up has its own loop below).
+PASTA_ROWS=0
+for r in ${PASTA_ROW_SET//,/ }; do
+  [ "$r" != startup ] && want "$r" && PASTA_ROWS=1
+done
+if [ $PASTA_ROWS = 1 ]; then
+  for round in $(seq 1 "$ROUNDS"); do
+    for mtu in "${MTU_LIST[@]}"; do
+      for impl in "${IMPL_LIST[@]}"; do
+        past_deadline && break 3
+        run_variant "$impl" "$mtu" "$round"
+      done
     done
   done
-done
+fi
+
+# passt mode: ours against Debian's passt, one guest at a time.
+PASST_IMPLS=ours
+if want passt_out || want passt_in; then
+  OURS_PASST=$(dirname "$OURS")/passt
+  if [ ! -x "$OURS_PASST" ]; then
+    # Our binary picks its mode from its name.
+    OURS_PASST=$TMP/ours/passt
+    mkdir -p "$TMP/ours" && ln -sf "$OURS" "$OURS_PASST"
+  fi
+  if [ -x /usr/bin/passt ] && ! cmp -s "$(readlink -f /usr/bin/passt)" "$(readlink -f "$OURS_PASST")"; then
+    PASST_IMPLS+=,passt
+  fi
+  for l in "${!PASST_BIN_OF[@]}"; do
+    PASST_IMPLS+=",$l"
+    echo "passt mode: $l ${PASST_BIN_OF[$l]} ($(sha256sum "${PASST_BIN_OF[$l]}" | cut -c1-16))" >>"$OUT/info.txt"
+  done
+  echo "passt mode: ours $OURS_PASST; guest $GUEST_CACHE ($(paste -sd' ' "$GUEST_CACHE/manifest" 2>/dev/null))" \
+    >>"$OUT/info.txt"
+  IFS=, read -r -a PASST_LIST <<<"$PASST_IMPLS"
+  for round in $(seq 1 "$ROUNDS"); do
+    for impl in "${PASST_LIST[@]}"; do
+      passt_variant "$impl" "$round"
+    done
+  done
+fi
 
 if want startup; then
   for n in $(seq 1 "$STARTUP_RUNS"); do
@@ -496,6 +665,12 @@ echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/info.tx
   echo "## netbench $(date -I)"
   echo
   sed 's/^/    /' "$OUT/info.txt"
-  python3 "$NBTOOL" table "$RES" --impls "$IMPLS" --mtus "$MTUS"
+  if [ $PASTA_ROWS = 1 ] || want startup; then
+    python3 "$NBTOOL" table "$RES" --impls "$IMPLS" --mtus "$MTUS"
+  fi
+  if want passt_out || want passt_in; then
+    python3 "$NBTOOL" table "$RES" --impls "$PASST_IMPLS" --mtus "$PASST_MTU" --group passt \
+      --title "passt mode: a TCG guest (MTU $PASST_MTU); ours = our passt, passt = /usr/bin/passt"
+  fi
 } | tee "$OUT/results.md"
 log "results: $OUT/results.md, raw: $RES, logs: $LOGS"

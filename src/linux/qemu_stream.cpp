@@ -23,6 +23,17 @@ namespace passt::os {
 namespace {
 constexpr int kMaxAcceptsPerWake = 8;
 constexpr int kListenBacklog = 1;
+// Asked for on the client socket both ways; the kernel caps it at
+// net.core.wmem_max / rmem_max (and doubles it).
+constexpr int kClientBufBytes = 1 << 30;
+
+// Best effort: with a smaller buffer everything still works, in smaller
+// bursts.
+void size_client_buffers(int fd) noexcept {
+  const int v = kClientBufBytes;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+  (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
 }  // namespace
 
 struct QemuStream::SendScratch {
@@ -94,6 +105,7 @@ Status QemuStream::attach(int fd) noexcept {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return last_err();
   if (Status s = loop_.add_handler(fd, ports::ev::in | ports::ev::rdhup, *this); !s) return s;
+  size_client_buffers(fd);
   loop_.set_priority(fd, kTapMaxWait);
   client_ = fd;
   broken_ = false;
@@ -149,6 +161,7 @@ void QemuStream::on_listener(Instant now, ports::EventSink& sink) noexcept {
       ::close(fd);
       continue;
     }
+    size_client_buffers(fd);
     loop_.set_priority(fd, kTapMaxWait);
     client_ = fd;
     broken_ = false;

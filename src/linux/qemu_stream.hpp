@@ -16,6 +16,12 @@
 //    buffer and completed by the next recv().  A length below an Ethernet
 //    header (14) or above kMaxFrame (65535) is a protocol violation: the
 //    frames before it are delivered, then the connection is reset.
+//  * Buffers: the client socket asks for SO_SNDBUF and SO_RCVBUF of 1 GiB
+//    (the kernel caps them at net.core.wmem_max / rmem_max), as upstream
+//    does.  The default (~208 KiB) holds three 64 KiB frames: a burst
+//    towards the guest filled it at almost every wake-up, and the cut frame
+//    was finished in the blocking loop below while the guest's ACKs waited
+//    (docs/performance.md, section 12).
 //  * Send: one sendmsg(MSG_NOSIGNAL | MSG_DONTWAIT) per batch of up to
 //    kMaxSendFrames frames, gathering [length][frame] pairs from fixed
 //    arrays.  On a short write the frame cut in the middle is finished with

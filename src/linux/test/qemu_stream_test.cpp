@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -359,6 +360,53 @@ TEST_F(QemuStreamTest, UnfinishableFrameResetsTheConnection) {
   EXPECT_EQ(p.frames.size(), sent);
 }
 
+// The client socket's buffers are raised to what net.core.{w,r}mem_max allow
+// (the kernel doubles the value it grants): with the default, a burst of
+// three 64 KiB frames filled the socket (docs/performance.md, section 12).
+int sock_buf(int fd, int opt) {
+  int v = 0;
+  socklen_t l = sizeof(v);
+  EXPECT_EQ(::getsockopt(fd, SOL_SOCKET, opt, &v, &l), 0);
+  return v;
+}
+
+long sysctl_long(const char* path) {
+  FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return -1;
+  long v = -1;
+  if (std::fscanf(f, "%ld", &v) != 1) v = -1;
+  std::fclose(f);
+  return v;
+}
+
+void expect_raised_buffers(int fd) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  const int def_snd = sock_buf(sv[0], SO_SNDBUF);
+  const int def_rcv = sock_buf(sv[0], SO_RCVBUF);
+  ::close(sv[0]);
+  ::close(sv[1]);
+  const long wmax = sysctl_long("/proc/sys/net/core/wmem_max");
+  const long rmax = sysctl_long("/proc/sys/net/core/rmem_max");
+  if (wmax > 0) {
+    EXPECT_EQ(sock_buf(fd, SO_SNDBUF), 2 * wmax);
+  }
+  if (rmax > 0) {
+    EXPECT_EQ(sock_buf(fd, SO_RCVBUF), 2 * rmax);
+  }
+  if (wmax <= 0 || 2 * wmax > def_snd) {
+    EXPECT_GT(sock_buf(fd, SO_SNDBUF), def_snd);
+  }
+  if (rmax <= 0 || 2 * rmax > def_rcv) {
+    EXPECT_GT(sock_buf(fd, SO_RCVBUF), def_rcv);
+  }
+}
+
+TEST_F(QemuStreamTest, AttachRaisesTheSocketBuffers) {
+  auto q = attached();
+  expect_raised_buffers(q->client_fd());
+}
+
 // --- listening ---------------------------------------------------------------------
 
 class QemuListenTest : public QemuStreamTest {
@@ -397,6 +445,7 @@ TEST_F(QemuListenTest, AcceptsOneClientAtATime) {
   ASSERT_TRUE(run_until(loop, sink, [&] { return !sink.states.empty(); }));
   EXPECT_EQ(sink.states, std::vector<bool>{true});
   EXPECT_TRUE(q.connected());
+  expect_raised_buffers(q.client_fd());
 
   // A second client is accepted and closed at once.
   int c2 = connect_client(path);
