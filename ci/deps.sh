@@ -7,6 +7,7 @@ BUILD_PKGS=(cmake make g++ clang-14 libclang-rt-14-dev libgtest-dev libgmock-dev
             librapidcheck-dev libseccomp-dev libbenchmark-dev pkg-config)
 TEST_PKGS=(iproute2 util-linux procps iputils-ping iperf3 socat busybox isc-dhcp-client ndisc6 tshark
            qemu-system-x86 kmod cpio gzip python3 xxd)
+BUILD_PKGS+=(clang-tidy-14)  # ci/tidy.sh (the clang-tidy gate)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do

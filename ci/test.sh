@@ -46,4 +46,12 @@ if [ "${SKIP_SAN:-0}" != 1 ]; then
   ctest --preset fuzz --timeout 900 -R 'integration_test_(sandbox|hostile_input|limits)$' ${CTEST_ARGS:-}
 fi
 
+# clang-tidy gate (.clang-tidy, docs/contributing.md): src/ production
+# sources against the release build's compile database; any finding fails.
+# SKIP_TIDY=1 skips it.
+if [ "${SKIP_TIDY:-0}" != 1 ]; then
+  step "clang-tidy (ci/tidy.sh)"
+  ci/tidy.sh build/release
+fi
+
 step "all tests passed"

@@ -57,8 +57,8 @@ inline constexpr u16 kDefaultMtu = 65520;  // ROUND_DOWN(65535 - 14, 4)
 inline constexpr u16 kMinMtu = 68;         // ETH_MIN_MTU
 inline constexpr u16 kMaxMtu = 65535;      // ETH_MAX_MTU
 inline constexpr MacAddr kDefaultOurMac = {{0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55}};
-inline constexpr u64 kDefaultLogSize = 1024 * 1024;
-inline constexpr u64 kMinLogSize = 5 * 8192;  // 5 * MAX(BUFSIZ, PAGE_SIZE) on x86_64
+inline constexpr u64 kDefaultLogSize = u64{1024} * 1024;
+inline constexpr u64 kMinLogSize = u64{5} * 8192;  // 5 * MAX(BUFSIZ, PAGE_SIZE) on x86_64
 // RFC 6335 dynamic ports: upstream's fallback when ip_local_port_range is
 // unreadable.
 inline constexpr u16 kEphemeralFirstDefault = 49152;

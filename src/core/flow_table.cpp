@@ -250,7 +250,7 @@ const char* FlowTable::verify() const noexcept {
     if (used_map_[w] != 0) return "used bit above the high-water mark";
   for (u32 i = 0; i < high_water_; i++) {
     const Flow& f = flows_[i];
-    bool bit = (used_map_[i / 64] >> (i % 64)) & 1;
+    const bool bit = ((used_map_[i / 64] >> (i % 64)) & 1) != 0;
     if ((f.state != FlowState::free) != bit) return "used bitmap disagrees with entry state";
     if (f.state == FlowState::free) {
       if (i < free_hint_ * 64) return "free entry below the free hint";

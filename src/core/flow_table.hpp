@@ -57,7 +57,7 @@ struct alignas(16) Flow {
   u8 closing = 0;  // handler asks the deferred sweep to release it
   Pif pif[2] = {Pif::none, Pif::none};
   FlowSide side[2];
-  alignas(16) u8 payload[kFlowPayloadBytes];
+  alignas(16) u8 payload[kFlowPayloadBytes] = {};
 
   template <class T>
   T& as() noexcept {

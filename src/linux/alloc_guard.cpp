@@ -40,9 +40,9 @@ namespace {
   // No stdio, no logging: nothing here may allocate.
   static constexpr char kHead[] = "passt: heap allocation after initialisation (";
   static constexpr char kTail[] = "), aborting\n";
-  (void)!::write(2, kHead, sizeof(kHead) - 1);
-  (void)!::write(2, what, std::strlen(what));
-  (void)!::write(2, kTail, sizeof(kTail) - 1);
+  (void)(::write(2, kHead, sizeof(kHead) - 1) < 0);
+  (void)(::write(2, what, std::strlen(what)) < 0);
+  (void)(::write(2, kTail, sizeof(kTail) - 1) < 0);
   std::abort();
 }
 
@@ -56,66 +56,68 @@ bool power_of_two(std::size_t a) noexcept { return a != 0 && (a & (a - 1)) == 0;
 
 }  // namespace
 
+// The replacements keep glibc's parameter names (<stdlib.h>, <malloc.h>):
+// they are the same functions.
 extern "C" {
 
-void* malloc(std::size_t n) noexcept {
+void* malloc(std::size_t __size) noexcept {
   check("malloc");
-  return __libc_malloc(n);
+  return __libc_malloc(__size);
 }
 
-void* calloc(std::size_t n, std::size_t size) noexcept {
+void* calloc(std::size_t __nmemb, std::size_t __size) noexcept {
   check("calloc");
-  return __libc_calloc(n, size);
+  return __libc_calloc(__nmemb, __size);
 }
 
-void* realloc(void* p, std::size_t n) noexcept {
+void* realloc(void* __ptr, std::size_t __size) noexcept {
   check("realloc");
-  return __libc_realloc(p, n);
+  return __libc_realloc(__ptr, __size);
 }
 
-void* reallocarray(void* p, std::size_t n, std::size_t size) noexcept {
+void* reallocarray(void* __ptr, std::size_t __nmemb, std::size_t __size) noexcept {
   check("reallocarray");
   std::size_t bytes = 0;
-  if (__builtin_mul_overflow(n, size, &bytes)) {
+  if (__builtin_mul_overflow(__nmemb, __size, &bytes)) {
     errno = ENOMEM;
     return nullptr;
   }
-  return __libc_realloc(p, bytes);
+  return __libc_realloc(__ptr, bytes);
 }
 
-void free(void* p) noexcept { __libc_free(p); }
+void free(void* __ptr) noexcept { __libc_free(__ptr); }
 
-void* memalign(std::size_t align, std::size_t n) noexcept {
+void* memalign(std::size_t __alignment, std::size_t __size) noexcept {
   check("memalign");
-  return __libc_memalign(align, n);
+  return __libc_memalign(__alignment, __size);
 }
 
-void* aligned_alloc(std::size_t align, std::size_t n) noexcept {
+void* aligned_alloc(std::size_t __alignment, std::size_t __size) noexcept {
   check("aligned_alloc");
-  if (!power_of_two(align)) {
+  if (!power_of_two(__alignment)) {
     errno = EINVAL;
     return nullptr;
   }
-  return __libc_memalign(align, n);
+  return __libc_memalign(__alignment, __size);
 }
 
-int posix_memalign(void** out, std::size_t align, std::size_t n) noexcept {
+int posix_memalign(void** __memptr, std::size_t __alignment, std::size_t __size) noexcept {
   check("posix_memalign");
-  if (!power_of_two(align) || align % sizeof(void*) != 0) return EINVAL;
-  void* p = __libc_memalign(align, n);
+  if (!power_of_two(__alignment) || __alignment % sizeof(void*) != 0) return EINVAL;
+  void* p = __libc_memalign(__alignment, __size);
   if (p == nullptr) return ENOMEM;
-  *out = p;
+  *__memptr = p;
   return 0;
 }
 
-void* valloc(std::size_t n) noexcept {
+void* valloc(std::size_t __size) noexcept {
   check("valloc");
-  return __libc_valloc(n);
+  return __libc_valloc(__size);
 }
 
-void* pvalloc(std::size_t n) noexcept {
+void* pvalloc(std::size_t __size) noexcept {
   check("pvalloc");
-  return __libc_pvalloc(n);
+  return __libc_pvalloc(__size);
 }
 
 }  // extern "C"

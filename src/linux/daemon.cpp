@@ -101,7 +101,7 @@ Status close_by_scan(std::span<const int> keep) noexcept {
       ssize_t n = ::getdents64(dfd, buf, sizeof(buf));
       if (n <= 0) break;
       for (ssize_t off = 0; off < n;) {
-        dirent64 d;
+        dirent64 d{};
         // d_name is the tail of the record: copy the fixed head, read the
         // name in place.
         std::memcpy(&d, buf + off, offsetof(dirent64, d_name));
@@ -252,7 +252,7 @@ int wait_daemon_ready(int fd, long child) noexcept {
   ::close(fd);
   if (n == 1 && b == kReadyByte) return 0;
   int status = 0;
-  pid_t r;
+  pid_t r = -1;
   do {
     r = ::waitpid(static_cast<pid_t>(child), &status, 0);
   } while (r < 0 && errno == EINTR);

@@ -230,7 +230,7 @@ PortRange read_ephemeral_range(const char* path) noexcept {
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fallback;
   std::array<char, 64> buf{};
-  ssize_t n;
+  ssize_t n = -1;
   do {
     n = ::read(fd, buf.data(), buf.size());
   } while (n < 0 && errno == EINTR);

@@ -108,7 +108,7 @@ struct PortRange {
 };
 
 // "FIRST<blanks>LAST[\n]" with 1 <= FIRST <= LAST <= 65535.
-std::optional<PortRange> parse_port_range(std::string_view text) noexcept;
+std::optional<PortRange> parse_port_range(std::string_view s) noexcept;
 // /proc/sys/net/ipv4/ip_local_port_range of the caller's namespace, or the
 // fallback if it cannot be read or parsed.
 PortRange read_ephemeral_range(const char* path = "/proc/sys/net/ipv4/ip_local_port_range") noexcept;

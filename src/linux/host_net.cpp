@@ -338,7 +338,7 @@ Status LinuxHostNet::bind_to_device(Sock s, std::string_view ifname) noexcept {
 }
 
 Status LinuxHostNet::bind(Sock s, const SockAddr& addr) noexcept {
-  SaUnion sa;
+  SaUnion sa{};
   auto len = to_sockaddr(addr, family_of(s), sa);
   if (!len) return len.err();
   if (::bind(s.v, &sa.sa, *len) < 0) return last_err();
@@ -351,7 +351,7 @@ Status LinuxHostNet::listen(Sock s, int backlog) noexcept {
 }
 
 Result<Sock> LinuxHostNet::accept(Sock listener, SockAddr* peer) noexcept {
-  SaUnion sa;
+  SaUnion sa{};
   socklen_t len = sizeof(sa);
   std::memset(&sa, 0, sizeof(sa));
   int fd = accept4(listener.v, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -365,7 +365,7 @@ Result<Sock> LinuxHostNet::accept(Sock listener, SockAddr* peer) noexcept {
 }
 
 Status LinuxHostNet::connect(Sock s, const SockAddr& to) noexcept {
-  SaUnion sa;
+  SaUnion sa{};
   auto len = to_sockaddr(to, family_of(s), sa);
   if (!len) return len.err();
   if (::connect(s.v, &sa.sa, *len) < 0) return last_err();
@@ -373,7 +373,7 @@ Status LinuxHostNet::connect(Sock s, const SockAddr& to) noexcept {
 }
 
 Result<SockAddr> LinuxHostNet::local_addr(Sock s) noexcept {
-  SaUnion sa;
+  SaUnion sa{};
   socklen_t len = sizeof(sa);
   std::memset(&sa, 0, sizeof(sa));
   if (getsockname(s.v, &sa.sa, &len) < 0) return last_err();
@@ -398,7 +398,7 @@ Err LinuxHostNet::take_error(Sock s) noexcept {
       const bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
       const bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
       if ((!v4 && !v6) || c->cmsg_len < CMSG_LEN(sizeof(sock_extended_err))) continue;
-      sock_extended_err ee;
+      sock_extended_err ee{};
       std::memcpy(&ee, CMSG_DATA(c), sizeof(ee));
       if (first == Err::none) first = err_from_errno(static_cast<int>(ee.ee_errno));
     }
@@ -565,8 +565,7 @@ Result<std::size_t> LinuxHostNet::recv(Sock s, std::span<const MutBytes> iov) no
 }
 
 Result<ports::TcpInfo> LinuxHostNet::tcp_info(Sock s) noexcept {
-  struct tcp_info ti;
-  std::memset(&ti, 0, sizeof(ti));
+  struct tcp_info ti{};
   socklen_t sl = sizeof(ti);
   if (getsockopt(s.v, IPPROTO_TCP, TCP_INFO, &ti, &sl) < 0) return last_err();
   const std::size_t got = sl;

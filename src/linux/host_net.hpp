@@ -57,8 +57,8 @@ class LinuxHostNet final : public ports::HostNet {
   static constexpr std::size_t kMaxBatch = 1024;      // messages per recv/send_batch (UIO_MAXIOV)
   static constexpr std::size_t kMaxBatchIov = 4096;   // iovecs across one send_batch
   static constexpr std::size_t kMaxIov = 1024;        // iovecs per send/peek/recv (UIO_MAXIOV)
-  static constexpr std::size_t kPeekScratch = 256 * 1024;
-  static constexpr std::size_t kMaxDeferredDiscard = 16 * 1024;  // < 2^15
+  static constexpr std::size_t kPeekScratch = std::size_t{256} * 1024;
+  static constexpr std::size_t kMaxDeferredDiscard = std::size_t{16} * 1024;  // < 2^15
 
   enum class PeekMode : u8 {
     probe,      // SO_PEEK_OFF if the kernel supports it on TCP, else discard iovec

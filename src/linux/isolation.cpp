@@ -283,7 +283,7 @@ Result<IsolationReport> isolate(const IsolationRequest& req) {
   }
   const int last = cap_last();
   for (int i = 0; i <= last; i++) {
-    if (!(cur->bounding & cap_bit(i))) continue;
+    if ((cur->bounding & cap_bit(i)) == 0) continue;
     // Needs CAP_SETPCAP: without it (no user namespace of our own and no
     // privileges) nothing can be gained by execve() anyway (no_new_privs).
     if (::prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0) {

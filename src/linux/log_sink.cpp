@@ -335,10 +335,9 @@ void FileSink::write(LogLevel level, std::string_view msg) noexcept {
   std::size_t pn = format_elapsed(pre, 32, now - start_);
   pre[pn++] = ':';
   pre[pn++] = ' ';
-  const char* p = file_prefix(level);
-  const std::size_t plen = std::strlen(p);
-  std::memcpy(pre + pn, p, plen);
-  pn += plen;
+  const std::string_view p = file_prefix(level);
+  std::memcpy(pre + pn, p.data(), p.size());
+  pn += p.size();
   const u64 total = pn + msg.size() + 1;
 
   if (opt_.max_size != 0 && size_ + total > opt_.max_size) {
@@ -446,7 +445,8 @@ Status FileSink::cut_copy(u64 len, std::string_view header) noexcept {
     return last_err();
   }
   char buf[kCopyChunk];
-  u64 src = src0, dst = dst0;
+  u64 src = src0;
+  u64 dst = dst0;
   while (src < size_) {
     const std::size_t want = static_cast<std::size_t>(std::min<u64>(sizeof(buf), size_ - src));
     ssize_t r = pread_full(fd_, buf, want, src);

@@ -160,12 +160,12 @@ class FileSink final : public LevelSink {
   static constexpr std::size_t kMaxHeader = 512;
   // Caps below this are raised to it: a cut must always make room for a
   // whole entry and the header.
-  static constexpr u64 kMinSize = 16 * 1024;
+  static constexpr u64 kMinSize = u64{16} * 1024;
 
   struct Options {
     const char* ident = "passt";    // "passt" or "pasta"
     const char* version = "";
-    u64 max_size = 1024 * 1024;     // --log-size; 0 = no cap
+    u64 max_size = u64{1024} * 1024;    // --log-size; 0 = no cap
     bool no_collapse = false;       // tests: always use the copy-down cut
   };
   struct Stats {
@@ -243,7 +243,7 @@ class Logging {
     LogLevel level = LogLevel::info;
     bool debug = false;              // timestamps on stderr
     const char* log_file = nullptr;  // -l; nullptr: syslog
-    u64 log_size = 1024 * 1024;
+    u64 log_size = u64{1024} * 1024;
   };
 
   Logging(ports::Clock& clock, Instant start) noexcept;

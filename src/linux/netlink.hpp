@@ -157,7 +157,7 @@ class NlBuilder {
 
 class Netlink {
  public:
-  static constexpr std::size_t kBufBytes = 64 * 1024;
+  static constexpr std::size_t kBufBytes = std::size_t{64} * 1024;
   static constexpr std::size_t kMaxDumpEntries = 4096;
   static constexpr std::size_t kMaxReplies = 4096;  // datagrams read per request
 

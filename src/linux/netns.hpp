@@ -47,7 +47,7 @@ void set_netns_executor(NsExecutor* ex) noexcept;
 
 class NetnsRunner {
  public:
-  static constexpr std::size_t kDefaultStack = 256 * 1024;
+  static constexpr std::size_t kDefaultStack = std::size_t{256} * 1024;
 
   // `netns_fd`: an open /proc/PID/ns/net (or bind mount); not owned.
   explicit NetnsRunner(int netns_fd, std::size_t stack_bytes = kDefaultStack) noexcept;

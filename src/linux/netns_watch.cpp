@@ -205,7 +205,7 @@ void NetnsWatch::on_fd_event(int fd, u32 /*events*/, Instant now,
     check = inotify_says_check();
   } else if (fd == tfd_) {
     u64 expirations = 0;
-    (void)!::read(tfd_, &expirations, sizeof(expirations));
+    (void)(::read(tfd_, &expirations, sizeof(expirations)) < 0);
     check = true;
   }
   if (check && path_gone()) fire(now, sink);

@@ -27,7 +27,7 @@ namespace passt::os {
 
 namespace {
 
-constexpr std::size_t kChildStack = 256 * 1024;
+constexpr std::size_t kChildStack = std::size_t{256} * 1024;
 constexpr std::size_t kHostNameMax = 64;  // HOST_NAME_MAX
 
 // One record on the status pipe (child -> parent), written whole.
@@ -53,7 +53,7 @@ struct ChildCtx {
 
 // Async-signal-safe helpers for the child (no allocation, no locks).
 ssize_t read_retry(int fd, void* buf, std::size_t n) noexcept {
-  ssize_t r;
+  ssize_t r = -1;
   do {
     r = ::read(fd, buf, n);
   } while (r < 0 && errno == EINTR);
@@ -66,7 +66,7 @@ void write_status(int fd, u8 kind, SpawnStage stage, int err, int err2 = 0) noex
   m.stage = static_cast<u8>(stage);
   m.err = err;
   m.err2 = err2;
-  ssize_t r;
+  ssize_t r = -1;
   do {
     r = ::write(fd, &m, sizeof(m));
   } while (r < 0 && errno == EINTR);
@@ -123,7 +123,7 @@ int child_main(void* arg) noexcept {
 Status write_file(const std::string& path, std::string_view text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return last_err();
-  ssize_t n;
+  ssize_t n = -1;
   do {
     n = ::write(fd, text.data(), text.size());
   } while (n < 0 && errno == EINTR);
@@ -292,7 +292,7 @@ Status NsChild::release() {
   if (pid_ <= 0 || released_) return Err::invalid;
   released_ = true;
   const char go = 'G';
-  ssize_t n;
+  ssize_t n = -1;
   do {
     n = ::write(go_w_, &go, 1);
   } while (n < 0 && errno == EINTR);
@@ -437,7 +437,7 @@ Result<NsChild> spawn_ns_child(const SpawnOptions& opt) {
   ch.pidfd_ = static_cast<int>(pfd);
 
   const char maps = 'M';
-  ssize_t n;
+  ssize_t n = -1;
   do {
     n = ::write(ch.go_w_, &maps, 1);
   } while (n < 0 && errno == EINTR);

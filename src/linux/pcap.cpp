@@ -113,7 +113,7 @@ void PcapWriter::write(std::span<const Bytes> frames) noexcept {
 }
 
 void PcapWriter::write_chunk(std::span<const Bytes> frames, u32 sec, u32 usec) noexcept {
-  std::array<iovec, 2 * kMaxBatch> iov;
+  std::array<iovec, 2 * kMaxBatch> iov{};
   u64 bytes = 0;
   for (std::size_t i = 0; i < frames.size(); i++) {
     const std::size_t len = frames[i].size();

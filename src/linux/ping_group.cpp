@@ -84,10 +84,10 @@ Status probe_ping_socket(bool v6) noexcept {
   return {};
 }
 
-std::string ping_socket_warning(Err e, const PingGroupCheck& c) {
+std::string ping_socket_warning(Err probe_err, const PingGroupCheck& c) {
   char buf[512];
-  if (e == Err::none) return {};
-  if (e == Err::access) {
+  if (probe_err == Err::none) return {};
+  if (probe_err == Err::access) {
     if (c.known)
       std::snprintf(buf, sizeof(buf),
                     "Can't open ping sockets: net.ipv4.ping_group_range is \"%u %u\", which does not "
@@ -104,7 +104,7 @@ std::string ping_socket_warning(Err e, const PingGroupCheck& c) {
     std::snprintf(buf, sizeof(buf),
                   "Can't open ping sockets (%s): ICMP/ICMPv6 echo requests from the guest will be "
                   "dropped",
-                  err_name(e));
+                  err_name(probe_err));
   }
   return buf;
 }

@@ -32,7 +32,7 @@ struct PingGroupRange {
 
 // "LOW<whitespace>HIGH" with an optional trailing newline, as the kernel
 // prints it.  nullopt unless exactly two decimal numbers below 2^32.
-std::optional<PingGroupRange> parse_ping_group_range(std::string_view text) noexcept;
+std::optional<PingGroupRange> parse_ping_group_range(std::string_view s) noexcept;
 
 // The kernel's rule: is `egid`, or one of `groups`, within the range?
 bool ping_group_allowed(const PingGroupRange& r, u32 egid, std::span<const u32> groups) noexcept;

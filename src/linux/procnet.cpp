@@ -195,7 +195,7 @@ Status ProcNetScanner::scan_file(int d, u8 state, ports::PortWords out) noexcept
     }
     total += static_cast<std::size_t>(r);
     std::string_view data(buf_.data(), keep + static_cast<std::size_t>(r));
-    std::size_t nl;
+    std::size_t nl = 0;
     while ((nl = data.find('\n')) != std::string_view::npos) {
       line(data.substr(0, nl));
       data.remove_prefix(nl + 1);

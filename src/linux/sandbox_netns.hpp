@@ -47,11 +47,12 @@ namespace passt::os {
 
 class NetnsThread final : public NsExecutor {
  public:
-  static constexpr std::size_t kStack = 256 * 1024;
+  static constexpr std::size_t kStack = std::size_t{256} * 1024;
 
   NetnsThread() = default;
   NetnsThread(const NetnsThread&) = delete;
   NetnsThread& operator=(const NetnsThread&) = delete;
+  ~NetnsThread() override = default;
 
   // Starts the thread in `netns_fd`'s network namespace (not owned; kept
   // open), keeping `keep` as its effective and permitted capabilities.

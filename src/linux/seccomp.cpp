@@ -149,7 +149,7 @@ constexpr SyscallRule kRules[] = {
 // Touching the lowest byte of a kStackReserve frame extends the mapping once,
 // here; only that page becomes resident, the rest is faulted in on use
 // inside a mapping that no longer changes.
-constexpr std::size_t kStackReserve = 256 * 1024;
+constexpr std::size_t kStackReserve = std::size_t{256} * 1024;
 
 [[gnu::noinline]] void grow_stack() noexcept {
   u8 reserve[kStackReserve];

@@ -73,7 +73,7 @@ std::size_t TapFd::send_frames(std::span<const Bytes> frames, const u16* gso) no
       return frames.size();
     }
     const Bytes f = frames[i];
-    ssize_t n;
+    ssize_t n = -1;
     if (vnet_.hdr_len == 0) {
       n = ::write(fd_, f.data(), f.size());
     } else {

@@ -47,16 +47,12 @@ bool dhcp_handle(TapCtx& ctx, const wire::Frame& f) noexcept {
   if (v->op() != wire::dhcp_op::request) return false;
 
   std::optional<u8> type = v->message_type();
-  u8 reply_type;
+  u8 reply_type = wire::dhcp_msg::ack;  // BOOTP (no message type) and REQUEST
   bool rapid = false;
-  if (!type) {
-    reply_type = wire::dhcp_msg::ack;  // BOOTP
-  } else if (*type == wire::dhcp_msg::discover) {
+  if (type && *type == wire::dhcp_msg::discover) {
     rapid = v->find(wire::dhcp_opt::rapid_commit).has_value();
     reply_type = rapid ? wire::dhcp_msg::ack : wire::dhcp_msg::offer;
-  } else if (*type == wire::dhcp_msg::request) {
-    reply_type = wire::dhcp_msg::ack;
-  } else {
+  } else if (type && *type != wire::dhcp_msg::request) {
     return false;  // DECLINE, RELEASE, INFORM and anything else: ignored
   }
 

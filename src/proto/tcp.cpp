@@ -157,11 +157,11 @@ u16 Tcp::seg_mss(const TcpConn& c) const noexcept {
   return c.tap_mss < ours ? c.tap_mss : ours;
 }
 
-Seq Tcp::isn(const FlowSide& s, Instant now) const noexcept {
+Seq Tcp::isn(const FlowSide& tap_side, Instant now) const noexcept {
   SipHasher h(isn_key_);
-  h.update(Bytes(s.oaddr.a.b));
-  h.update(Bytes(s.eaddr.a.b));
-  h.update_u32((static_cast<u32>(s.oport) << 16) | s.eport);
+  h.update(Bytes(tap_side.oaddr.a.b));
+  h.update(Bytes(tap_side.eaddr.a.b));
+  h.update_u32((static_cast<u32>(tap_side.oport) << 16) | tap_side.eport);
   const u64 v = h.finish();
   // RFC 6528: a secret hash of the 4-tuple plus a clock ticking every 32 ns.
   const u32 tick = static_cast<u32>(static_cast<u64>(now.ns) >> 5);
@@ -193,11 +193,11 @@ void Tcp::low_rtt_note(const Flow& f, TcpConn& c, const ports::TcpInfo& info) no
 
 // --- connections from our listeners (proto::TcpFwd) ------------------------------------
 
-void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tap, Instant now) noexcept {
+void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tgt, Instant now) noexcept {
   now_ = now;
   share_tick(now);
   info_stale();
-  const bool v4 = tap.eaddr.is_v4();
+  const bool v4 = tgt.eaddr.is_v4();
   const SockAddr peer{ini.eaddr, ini.eport, 0};
   auto refuse = [&]() noexcept {
     (void)host_.set_opt(s, ports::SockOpt::linger_zero, 1);
@@ -211,7 +211,7 @@ void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tap, Ins
   }
   const FlowIdx i = *fi;
   flows_.set_ini(i, Pif::host, ini);
-  flows_.set_tgt(i, Pif::tap, tap);
+  flows_.set_tgt(i, Pif::tap, tgt);
   TcpConn& c = flows_.set_type<TcpConn>(i, core::FlowType::tcp);
   flows_.activate(i);
   Flow& f = flows_.at(i);
@@ -221,7 +221,7 @@ void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tap, Ins
   c.events = ce::sock_accepted;
   c.t_ack = c.t_rto = c.t_kick = c.t_fin = Instant::never();
   c.t_idle = now + kTcpActTimeout;
-  c.seq_init_to_tap = isn(tap, now);
+  c.seq_init_to_tap = isn(tgt, now);
   c.seq_ack_from_tap = c.seq_init_to_tap;
   c.seq_to_tap = c.seq_init_to_tap + 1;
   c.seq_max_to_tap = c.seq_to_tap;
@@ -242,7 +242,7 @@ void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tap, Ins
   }
   stats_.conns_from_sock++;
   LOG_DEBUG("TCP flow %u: accepted from %s:%u, to the guest's port %u", i.v, to_text(peer.addr).c_str(),
-            peer.port, tap.eport);
+            peer.port, tgt.eport);
   // The SYN: its ACK field is unused; seq is our ISN.
   MirrorOut m = mirror(f, c, true, true);
   (void)emit_segment(f, c, c.seq_init_to_tap, Seq{}, tf::syn, m.wnd_field, true, 0);
@@ -609,7 +609,7 @@ void Tcp::update_mask(FlowIdx i, TcpConn& c) noexcept {
   // handler acts only on what sock_wanted() says for the state.  The one
   // exception is level-triggered in|rdhup while a peek stopped at the frame
   // budget with more in the socket: the loop comes back for the rest.
-  u8 want;
+  u8 want = 0;
   if (c.has(ce::established) && !c.flag(cf::stalled) &&
       !(c.has(ce::tap_fin_sent) && c.seq_to_tap == c.seq_fin_to_tap + 1)) {
     want = static_cast<u8>(ev::in | ev::rdhup);

@@ -28,7 +28,7 @@ MirrorOut tcp_mirror(const MirrorIn& in) noexcept {
   out.ack_lagging = ack != in.seq_from_tap;
 
   // --- window --------------------------------------------------------------
-  u64 wnd;
+  u64 wnd = 0;
   if (in.have_info && in.info.has_snd_wnd) {
     wnd = in.info.snd_wnd;
     if (!in.local) {

@@ -8,7 +8,6 @@ using core::Flow;
 using core::FlowIdx;
 using core::FlowSide;
 using core::FlowSidx;
-using core::Pif;
 using ports::Sock;
 using ports::SockAddr;
 namespace ev = ports::ev;

@@ -136,6 +136,7 @@ class TcpSplice final : public SpliceSink {
             FlowReaper& reaper, const SpliceOptions& opt = {});
   TcpSplice(const TcpSplice&) = delete;
   TcpSplice& operator=(const TcpSplice&) = delete;
+  ~TcpSplice() override = default;
 
   // Start-up (pasta with splicing on): opens the pipe pool and finds the
   // pipe size; fills the namespace socket pools of the enabled families if

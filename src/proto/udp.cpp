@@ -34,7 +34,8 @@ constexpr std::size_t kScratchSlot = 65536;
 constexpr std::size_t kTapHdr4 = wire::kEthHeaderLen + wire::kIpv4HeaderLen + wire::kUdpHeaderLen;
 constexpr std::size_t kTapHdr6 = wire::kEthHeaderLen + wire::kIpv6HeaderLen + wire::kUdpHeaderLen;
 constexpr std::size_t tap_hdr_len(bool v6) noexcept { return v6 ? kTapHdr6 : kTapHdr4; }
-constexpr std::size_t kAutoSlots = 2u * 65536u;  // per automatic direction: IPv4, IPv6 per port
+// Per automatic direction: IPv4, IPv6 per port.
+constexpr std::size_t kAutoSlots = std::size_t{2} * 65536;
 
 enum ListenerState : u8 { kFree = 0, kOpen = 1, kLingering = 2 };
 
@@ -188,7 +189,7 @@ Result<Sock> Udp::listen_on(u32 slot, Dir dir, Family fam, const InAny& addr, bo
   l.state = kOpen;
   l.dual = (fam == Family::v6 && !v6only && addr.is_unspecified()) ? 1 : 0;
   // -u: most senders reach the guest; a first guess, corrected by traffic.
-  if (dir == kIn) l.tap_hdr = static_cast<u8>(tap_hdr_len(fam == Family::v6 && !l.dual));
+  if (dir == kIn) l.tap_hdr = static_cast<u8>(tap_hdr_len(fam == Family::v6 && l.dual == 0));
   nopen_++;
   stats_.listeners = nopen_;
   return *s;

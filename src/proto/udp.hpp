@@ -166,7 +166,7 @@ class Udp {
 
   // --- host side -------------------------------------------------------------
   void sock_event(core::FlowSidx s, u32 events, Instant now) noexcept;
-  void listen_event(u32 slot, u32 events, Instant now) noexcept;
+  void listen_event(u32 li, u32 events, Instant now) noexcept;
   // The flow's deadline passed: expire it, or move the deadline.
   void timer(core::FlowIdx i, Instant now) noexcept;
 
@@ -209,7 +209,7 @@ class Udp {
   void close_flow(core::FlowIdx i, core::Flow& f) noexcept;
   core::FlowKey listener_key(u32 li, const ports::SockAddr& peer) const noexcept;
   InAny listener_oaddr(u32 li, const InAny& peer) const noexcept;
-  void unref_listener(u32 li) noexcept;
+  void unref_listener(u32 slot) noexcept;
 
   // data
   // Datagrams slots_[first, first + n), received on side `from`, go out on

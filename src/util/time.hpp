@@ -21,6 +21,7 @@ struct Duration {
   constexpr i64 to_millis() const noexcept { return ns / 1000000; }
   constexpr i64 to_micros() const noexcept { return ns / 1000; }
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the synthesized "<=> 0"
   constexpr auto operator<=>(const Duration&) const noexcept = default;
   constexpr Duration operator+(Duration o) const noexcept { return {ns + o.ns}; }
   constexpr Duration operator-(Duration o) const noexcept { return {ns - o.ns}; }
@@ -35,6 +36,7 @@ struct Instant {
   static constexpr Instant never() noexcept { return {std::numeric_limits<i64>::max()}; }
   constexpr bool is_never() const noexcept { return ns == std::numeric_limits<i64>::max(); }
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the synthesized "<=> 0"
   constexpr auto operator<=>(const Instant&) const noexcept = default;
   constexpr Instant operator+(Duration d) const noexcept {
     if (is_never()) return *this;

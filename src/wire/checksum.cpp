@@ -118,8 +118,8 @@ Csum& Csum::add(Bytes data) noexcept {
     n -= bulk;
   }
   while (n >= 8) {
-    u32 a;
-    u32 b;
+    u32 a = 0;
+    u32 b = 0;
     std::memcpy(&a, p, 4);
     std::memcpy(&b, p + 4, 4);
     s += a;
@@ -149,14 +149,14 @@ Csum& Csum::add(Bytes data) noexcept {
   return *this;
 }
 
-Csum& Csum::add_u16(u16 v) noexcept {
-  const u8 b[2] = {static_cast<u8>(v >> 8), static_cast<u8>(v)};
+Csum& Csum::add_u16(u16 host_order) noexcept {
+  const u8 b[2] = {static_cast<u8>(host_order >> 8), static_cast<u8>(host_order)};
   return add(Bytes(b, 2));
 }
 
-Csum& Csum::add_u32(u32 v) noexcept {
-  const u8 b[4] = {static_cast<u8>(v >> 24), static_cast<u8>(v >> 16), static_cast<u8>(v >> 8),
-                   static_cast<u8>(v)};
+Csum& Csum::add_u32(u32 host_order) noexcept {
+  const u8 b[4] = {static_cast<u8>(host_order >> 24), static_cast<u8>(host_order >> 16),
+                   static_cast<u8>(host_order >> 8), static_cast<u8>(host_order)};
   return add(Bytes(b, 4));
 }
 

@@ -109,7 +109,7 @@ class DhcpView {
  public:
   // Err::truncated below 240 bytes, Err::malformed for a wrong cookie or an
   // option that overruns the message.
-  static Result<DhcpView> parse(Bytes udp_payload) noexcept;
+  static Result<DhcpView> parse(Bytes msg) noexcept;
 
   u8 op() const noexcept { return b_[0]; }
   u8 htype() const noexcept { return b_[1]; }

@@ -50,7 +50,7 @@ bool walk_ok(Bytes area) noexcept {
 
 // Walk `area`; at `level` 0 (top level) IA_NA/IA_TA values are
 // checked too, at level 1 IAADDR values.  Level 2 is flat.
-bool validate(Bytes area, int level) noexcept {
+bool validate(Bytes area, int level) noexcept {  // NOLINT(misc-no-recursion): depth <= 2 (level)
   if (!walk_ok(area)) return false;
   if (level >= 2) return true;
   Dhcpv6OptionIter it(area);

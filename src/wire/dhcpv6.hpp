@@ -109,7 +109,7 @@ class Dhcpv6View {
  public:
   // Err::truncated below 4 bytes, Err::not_supported for relay messages,
   // Err::malformed for an option that does not fit (at any level walked).
-  static Result<Dhcpv6View> parse(Bytes udp_payload) noexcept;
+  static Result<Dhcpv6View> parse(Bytes msg) noexcept;
 
   u8 msg_type() const noexcept { return b_[0]; }
   u32 xid() const noexcept;  // 24 bits

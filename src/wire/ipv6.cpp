@@ -4,8 +4,8 @@
 
 namespace passt::wire {
 
-bool ipv6_is_ext_header(u8 nh) noexcept {
-  switch (nh) {
+bool ipv6_is_ext_header(u8 next_header) noexcept {
+  switch (next_header) {
     case ipproto::hopopts:
     case ipproto::routing:
     case ipproto::fragment:
@@ -48,7 +48,7 @@ Result<Ipv6UpperLayer> Ipv6View::upper_layer() const noexcept {
     if (u.ext_headers == kIpv6MaxExtHeaders) return Err::not_supported;
     if (end - off < 8) return Err::truncated;
     const u8* h = b_.data() + off;
-    std::size_t hlen;
+    std::size_t hlen = 0;
     if (nh == ipproto::fragment) {
       hlen = kIpv6FragHeaderLen;
     } else if (nh == ipproto::ah) {
