@@ -27,8 +27,10 @@
 //                corruption anywhere: no DAD failure either);
 //   (and the link, socket-model and allocation checks of every run).
 // Liveness phase: faults off.  The guest is rebooted or restarted from
-// scratch as the plan says (a reboot is forced if corrupted frames reached
-// it, since ARP and Ethernet headers carry no checksum), then the run is
+// scratch as the plan says (a restart from scratch is forced if corrupted
+// frames reached it, since ARP and Ethernet headers carry no checksum, the
+// Internet checksum misses some multi-bit flips, and a rebooting DHCPv6
+// client keeps the lifetimes it had), then the run is
 // done when every client reached its final state, or, for a service that
 // is off, asked at least three more times without an answer.  Then the
 // final check: the guest's configuration equals exactly the configured one

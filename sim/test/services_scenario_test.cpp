@@ -299,6 +299,8 @@ TEST(ServicesRegression, Seeds) {
   };
   static constexpr Regression kSeeds[] = {
       {17, "engine DHCP message of 994 bytes (long search list), over RFC 2131's 548"},
+      {1866945733932843, "a corrupted DHCPv6 Reply passed the checksum (T1 bit 27 and a compensating "
+                         "flip); a rebooted client kept its T1: corruption now forces a fresh restart"},
   };
   for (const Regression& r : kSeeds) {
     const RunResult res = run(r.seed, "services");
