@@ -190,7 +190,10 @@ Status EventLoop::iterate(ports::EventSink& sink, int timeout_ms) noexcept {
   PASST_CHECK(epfd_ >= 0);
   if (Status s = arm_timer(sink.next_deadline()); !s) return s;
 
-  std::array<epoll_event, kMaxEvents> events{};
+  // Not zeroed (768 bytes per iteration on the hot path): epoll_wait()
+  // writes the first n entries, and only those are read.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
+  std::array<epoll_event, kMaxEvents> events;
   int n = epoll_wait(epfd_, events.data(), static_cast<int>(opt_.max_events), timeout_ms);
   iterations_++;
   if (n < 0) {
