@@ -44,14 +44,7 @@ OUR_LL=$(host_ll up0)
 : >"$TMP/result.log"
 rc=0
 t0=$(now_ms)
-timeout -k 5 90 "$QEMU" -machine "pc,accel=${PASST_GUEST_ACCEL:-tcg}" -m 256 -smp 1 \
-  -nodefaults -no-user-config -display none -no-reboot \
-  -kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initramfs.gz" \
-  -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" \
-  -serial "file:$TMP/console.log" -serial "file:$TMP/result.log" \
-  -netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$SOCK" \
-  -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=" \
-  </dev/null >"$TMP/qemu.log" 2>&1 || rc=$?
+run_test_guest 90 256 "$SOCK" "" "$TMP/console.log" "$TMP/result.log" "$TMP/qemu.log" || rc=$?
 log "qemu ran $(( $(now_ms) - t0 )) ms (status $rc)"
 tr -d '\r' <"$TMP/result.log" | grep '^R ' | sed 's/^R //' >"$TMP/result"
 sed 's/^/[guest] /' "$TMP/result" >&2

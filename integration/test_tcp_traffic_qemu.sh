@@ -52,14 +52,8 @@ wait_until 5 test -S "$SOCK" || fail "passt did not create $SOCK within 5 s"
 
 : >"$TMP/result.log"
 t0=$(now_ms)
-timeout -k 5 170 "$QEMU" -machine "pc,accel=${PASST_GUEST_ACCEL:-tcg}" -m 512 -smp 1 \
-  -nodefaults -no-user-config -display none -no-reboot \
-  -kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initramfs.gz" \
-  -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init passt_traffic=$MIB,$PORT,$HOST4,$HOST6" \
-  -serial "file:$TMP/console.log" -serial "file:$TMP/result.log" \
-  -netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$SOCK" \
-  -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=" \
-  </dev/null >"$TMP/qemu.log" 2>&1 &
+run_test_guest 170 512 "$SOCK" "passt_traffic=$MIB,$PORT,$HOST4,$HOST6" \
+  "$TMP/console.log" "$TMP/result.log" "$TMP/qemu.log" &
 QEMU_PID=$!
 
 result() { tr -d '\r' <"$TMP/result.log" | grep '^R ' | sed 's/^R //'; }

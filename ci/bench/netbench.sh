@@ -568,15 +568,10 @@ passt_variant() {
     fi
     local t0
     t0=$(date +%s%N)
-    # -smp 1 -m 256 as test_qemu_guest.sh; console on ttyS0, reports on ttyS1.
-    timeout -k 5 150 "$QEMU" -machine "pc,accel=${PASST_GUEST_ACCEL:-tcg}" -m 256 -smp 1 \
-      -nodefaults -no-user-config -display none -no-reboot \
-      -kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initramfs.gz" \
-      -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init passt_bench=$TIME,$PASST_PORT,$PASST_HOST" \
-      -serial "file:$LOGS/$tag.console.log" -serial "file:$LOGS/$tag.guest.log" \
-      -netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$sock" \
-      -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=" -pidfile "$qpidfile" \
-      </dev/null >"$LOGS/$tag.qemu.log" 2>&1 || log "  qemu status $? (logs: $LOGS/$tag.*)"
+    # The integration tests' guest (lib/passt.sh), 256 MiB as test_qemu_guest.sh.
+    run_test_guest 150 256 "$sock" "passt_bench=$TIME,$PASST_PORT,$PASST_HOST" \
+      "$LOGS/$tag.console.log" "$LOGS/$tag.guest.log" "$LOGS/$tag.qemu.log" -pidfile "$qpidfile" ||
+      log "  qemu status $? (logs: $LOGS/$tag.*)"
     log "  guest ran $((($(date +%s%N) - t0) / 1000000)) ms: $(tr -d '\r' <"$LOGS/$tag.guest.log" |
       sed -n 's/^R //p' | grep -e '^bench' -e '^error' | paste -sd';')"
   else

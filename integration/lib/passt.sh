@@ -157,3 +157,21 @@ stop_pidfile() {
   kill -TERM "$pid" 2>/dev/null || return 0
   wait_gone 5 "$pid" || { kill -KILL "$pid" 2>/dev/null || true; fail "daemon $pid ignored SIGTERM for 5 s"; }
 }
+
+# run_test_guest TIMEOUT MEM SOCK APPEND CONSOLE_LOG RESULT_LOG QEMU_LOG [QEMU_ARGS...]:
+# the integration guest (integration/guest) under qemu (TCG unless
+# PASST_GUEST_ACCEL), one vCPU, MEM MiB, virtio-net on passt's socket SOCK;
+# APPEND goes to the kernel command line, the guest reports on ttyS1
+# (RESULT_LOG).  Returns qemu's (or timeout's) status.
+run_test_guest() {
+  local secs=$1 mem=$2 sock=$3 extra=$4 console=$5 result=$6 qlog=$7
+  shift 7
+  timeout -k 5 "$secs" "$QEMU" -machine "pc,accel=${PASST_GUEST_ACCEL:-tcg}" -m "$mem" -smp 1 \
+    -nodefaults -no-user-config -display none -no-reboot \
+    -kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initramfs.gz" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init${extra:+ $extra}" \
+    -serial "file:$console" -serial "file:$result" \
+    -netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$sock" \
+    -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=" "$@" \
+    </dev/null >"$qlog" 2>&1
+}
