@@ -5,7 +5,11 @@
 # replay: run every corpus file once (works in any build).
 # fuzz:   libFuzzer for SECONDS; new inputs go to a scratch directory, never
 #         into the committed corpus; crashes are left in the build directory
-#         as crash-* files and fail the test.
+#         as crash-* files and fail the test.  The mutation seed is fixed
+#         (FUZZ_SEED, default 1) so that CI explores the same inputs on every
+#         run and a finding reproduces; FUZZ_SEED=0 lets libFuzzer draw one
+#         (exploration belongs in ci/fuzz-long.sh, whose findings become
+#         corpus entries).
 set -euo pipefail
 mode=$1; bin=$2; corpus=$3
 [ -d "$corpus" ] || { echo "no corpus directory $corpus" >&2; exit 1; }
@@ -20,7 +24,7 @@ fuzz)
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' EXIT
   name=$(basename "$bin")
-  "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
          -artifact_prefix="./$name-" "$scratch" "$corpus" 2>&1 | tail -n 15
   ;;
 *)

@@ -134,7 +134,12 @@ void Engine::on_socket_event(u64 ref, u32 events, Instant now) noexcept {
   const core::EpollRef r = core::EpollRef::unpack(ref);
   switch (r.type) {
     case core::RefType::tcp: tcp_.sock_event(r.sidx(), events, now); return;
-    case core::RefType::tcp_listen: tcp_fwd_.listen_event(r.data, events, now); return;
+    case core::RefType::tcp_listen:
+      tcp_fwd_.listen_event(r.data, events, now);
+      // A listener paused after a failed accept: re-armed by the timer.
+      if (const Instant t = tcp_fwd_.resume_at(); !t.is_never() && !timers_.contains(timer_id(kTimerListen)))
+        timers_.set(timer_id(kTimerListen), t);
+      return;
     case core::RefType::ping: icmp_.sock_event(r.sidx(), events, now); return;
     case core::RefType::tcp_splice: splice_.sock_event(r.sidx(), events, now); return;
     case core::RefType::udp_reply: udp_.sock_event(r.sidx(), events, now); return;
@@ -155,6 +160,11 @@ void Engine::on_deadline(Instant now) noexcept {
     } else if (id == timer_id(kTimerFwdScan)) {
       fwd_scan();
       timers_.set(id, now + Duration::seconds(1));
+    } else if (id == timer_id(kTimerListen)) {
+      tcp_fwd_.resume(now);
+      const Instant t = tcp_fwd_.resume_at();
+      if (t.is_never()) timers_.clear(id);
+      else timers_.set(id, t > now ? t : now + Duration::millis(1));
     } else if (id == timer_id(kTimerSplice)) {
       splice_.periodic(now);
       timers_.set(id, now + proto::kSplicePoolInterval);

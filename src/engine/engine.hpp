@@ -126,7 +126,7 @@ class Engine final : public ports::EventSink {
 
  private:
   // Timer ids above the flow indices.
-  enum GlobalTimer : u32 { kTimerRa = 0, kTimerFwdScan, kTimerSplice, kGlobalTimers };
+  enum GlobalTimer : u32 { kTimerRa = 0, kTimerFwdScan, kTimerSplice, kTimerListen, kGlobalTimers };
   u32 timer_id(GlobalTimer t) const noexcept { return sizing_.flows + t; }
 
   void handle_frame(Bytes frame, Instant now) noexcept;

@@ -22,6 +22,24 @@ namespace {
 constexpr int kBacklog = 128;
 constexpr u32 kAutoSlots = 2u * 65536u;  // per automatic direction: IPv4, IPv6 per port
 constexpr u8 kDual = 1;                  // a dual-stack socket (IPv6 slot, covers IPv4)
+constexpr u8 kPaused = 2;                // watched for no events (see pause())
+
+// accept() errors that consumed the connection they report (accept(2):
+// ECONNABORTED, and the network errors Linux passes on from the new
+// socket): the next connection may be fine.
+bool consumed_one(Err e) noexcept {
+  switch (e) {
+    case Err::interrupted:
+    case Err::conn_aborted:
+    case Err::conn_reset:
+    case Err::timed_out:
+    case Err::host_unreach:
+    case Err::net_unreach:
+    case Err::access:  // EPERM: a firewall rule refused it
+      return true;
+    default: return false;
+  }
+}
 
 InAny any4() noexcept { return InAny::from(Ipv4Addr::any()); }
 InAny any6() noexcept { return InAny::from(Ipv6Addr::any()); }
@@ -274,12 +292,49 @@ void TcpFwd::listen_event(u32 slot, u32 events, Instant now) noexcept {
     SockAddr peer;
     auto s = host_.accept(l.sock, &peer);
     if (!s) {
-      if (s.err() != Err::again) LOG_DEBUG("TCP: accept on port %u: %s", l.port, err_name(s.err()));
-      return;
+      if (s.err() == Err::again) return;
+      if (!consumed_one(s.err())) return pause(slot, s.err(), now);
+      LOG_DEBUG("TCP: accept on port %u: %s", l.port, err_name(s.err()));
+      continue;
     }
     stats_.accepted++;
     accepted(l, *s, peer, now);
   }
+}
+
+void TcpFwd::pause(u32 slot, Err e, Instant now) noexcept {
+  Listener& l = slots_[slot];
+  if (pause_log_.allow(now))
+    LOG_WARN("TCP: accept on port %u: %s: not accepting on it for %lld ms", l.port, err_name(e),
+             static_cast<long long>(kAcceptPause.to_millis()));
+  // Interest in nothing: EPOLL_CTL_MOD keeps the socket registered.
+  if (!host_.watch(l.sock, 0, core::EpollRef{core::RefType::tcp_listen, slot}.pack())) return;
+  l.flags |= kPaused;
+  stats_.accept_paused++;
+  if (npaused_ < kMaxPaused) paused_[npaused_++] = slot;
+  else paused_all_ = true;
+  if (resume_at_.is_never()) resume_at_ = now + kAcceptPause;
+}
+
+void TcpFwd::resume(Instant now) noexcept {
+  if (resume_at_.is_never() || now < resume_at_) return;
+  auto rearm = [this](u32 slot) noexcept {
+    Listener& l = slots_[slot];
+    if (!l.sock.valid() || (l.flags & kPaused) == 0) return;
+    l.flags &= static_cast<u8>(~kPaused);
+    // If this fails the listener stays silent; it cannot be worse than
+    // spinning on it, and the log says so.
+    if (!host_.watch(l.sock, ev::in, core::EpollRef{core::RefType::tcp_listen, slot}.pack()))
+      LOG_WARN("TCP: can't watch the listener of port %u again", l.port);
+  };
+  if (paused_all_) {
+    for (u32 k = 0; k < nslots_; k++) rearm(k);
+  } else {
+    for (u32 k = 0; k < npaused_; k++) rearm(paused_[k]);
+  }
+  npaused_ = 0;
+  paused_all_ = false;
+  resume_at_ = Instant::never();
 }
 
 void TcpFwd::refuse(Sock s) noexcept {

@@ -35,6 +35,14 @@
 //    (fwd_nat_from_host gives SPLICE);
 //  * on a -T listener: to the host's loopback at the translated port
 //    (fwd_nat_from_splice).
+// An accept() that fails for want of resources (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM) or because the listener itself is broken leaves the connection
+// queued, so the listener stays readable: watching it would spin the event
+// loop at full CPU.  Such a listener is paused (watched for no events) and
+// re-armed kAcceptPause later by resume(), which the owner calls at
+// resume_at(); by then sockets may have closed.  Errors that belong to one
+// connection (ECONNABORTED, a network error passed on by accept) consumed
+// it: the loop goes on.
 // The last two are socket-to-socket connections: the accepted socket and
 // where its partner must connect (namespace, addresses) are handed to the
 // SpliceSink (the splice(2) data mover), which creates the partner socket
@@ -70,7 +78,11 @@ struct TcpFwdStats {
   u64 auto_opened = 0;        // listeners opened / closed by rebind()
   u64 auto_closed = 0;
   u64 auto_failed = 0;        // binds rebind() could not do (retried)
+  u64 accept_paused = 0;      // listeners paused after a failed accept (see above)
 };
+
+// How long a listener whose accept() failed for want of resources rests.
+inline constexpr Duration kAcceptPause = Duration::millis(100);
 
 class TcpFwd {
  public:
@@ -92,6 +104,11 @@ class TcpFwd {
   void rebind(const core::FwdMaps& maps) noexcept;
 
   void listen_event(u32 slot, u32 events, Instant now) noexcept;
+
+  // When paused listeners are due to be re-armed (never: none is paused),
+  // and the re-arming; resume() before that time does nothing.
+  Instant resume_at() const noexcept { return resume_at_; }
+  void resume(Instant now) noexcept;
 
   const TcpFwdStats& stats() const noexcept { return stats_; }
   u32 slot_count() const noexcept { return nslots_; }
@@ -116,6 +133,7 @@ class TcpFwd {
   void splice(ports::Sock s, core::Pif ini_pif, core::Pif tgt_pif, ports::Netns ns,
               const core::FlowSide& ini, const core::FlowSide& tgt, Instant now) noexcept;
   void refuse(ports::Sock s) noexcept;
+  void pause(u32 slot, Err e, Instant now) noexcept;
   u32 auto_slot(Dir dir, u16 port, bool v6) const noexcept;
 
   const core::Config& cfg_;
@@ -132,6 +150,14 @@ class TcpFwd {
   u32 spec_cap_ = 0;                // slots reserved for them
   u32 auto_base_[2] = {~0u, ~0u};   // first slot of an automatic direction
   RateLimit refuse_log_{Duration::seconds(10)};
+  RateLimit pause_log_{Duration::seconds(10)};
+  // Paused listeners: their slots, or, past kMaxPaused, every slot is
+  // checked at resume() (paused_all_).
+  static constexpr u32 kMaxPaused = 16;
+  u32 paused_[kMaxPaused] = {};
+  u32 npaused_ = 0;
+  bool paused_all_ = false;
+  Instant resume_at_ = Instant::never();
   TcpFwdStats stats_;
 };
 

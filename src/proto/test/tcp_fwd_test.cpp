@@ -525,6 +525,56 @@ TEST(TcpFwdAccept, NamespaceListenerWithoutAMoverRefuses) {
   EXPECT_EQ(r.fwd->stats().refused, 1u);
 }
 
+// Out of file descriptors: the connection stays queued and the listener
+// readable, so it must stop being watched for a while, else the event loop
+// spins (found by fuzz_engine: the simulator's livelock check).
+TEST(TcpFwdAccept, ListenerRestsAfterAcceptRunsOutOfFiles) {
+  Rig r;
+  r.rule(8080, 8080);
+  ASSERT_TRUE(r.open());
+  const Sock l = r.fwd->listener(1);
+  const Instant t0 = Instant::from_nanos(1000);
+  EXPECT_CALL(r.host, accept(l, _)).WillOnce(Return(Result<Sock>(Err::too_many_files)));
+  EXPECT_CALL(r.host, watch(l, 0u, ref(1))).WillOnce(Return(Status{}));
+  r.fwd->listen_event(1, ports::ev::in, t0);
+  EXPECT_EQ(r.fwd->stats().accept_paused, 1u);
+  EXPECT_EQ(r.fwd->resume_at(), t0 + kAcceptPause);
+  ::testing::Mock::VerifyAndClearExpectations(&r.host);
+
+  EXPECT_CALL(r.host, watch(_, _, _)).Times(0);
+  r.fwd->resume(t0 + kAcceptPause - Duration::nanos(1));  // not yet
+  ::testing::Mock::VerifyAndClearExpectations(&r.host);
+  EXPECT_CALL(r.host, watch(l, ports::ev::in, ref(1))).WillOnce(Return(Status{}));
+  r.fwd->resume(t0 + kAcceptPause);
+  EXPECT_TRUE(r.fwd->resume_at().is_never());
+  ::testing::Mock::VerifyAndClearExpectations(&r.host);
+  EXPECT_CALL(r.host, watch(_, _, _)).Times(0);
+  r.fwd->resume(t0 + kAcceptPause * 2);  // nothing left to re-arm
+}
+
+// A connection-specific error consumed that connection: the next one is
+// accepted in the same event and the listener is not paused.
+TEST(TcpFwdAccept, AConnectionAbortedDoesNotStopTheListener) {
+  Rig r;
+  r.rule(8080, 8080);
+  ASSERT_TRUE(r.open());
+  const Sock s{100};
+  EXPECT_CALL(r.host, accept(_, _))
+      .WillOnce(Return(Result<Sock>(Err::conn_aborted)))
+      .WillOnce([s](Sock, SockAddr* p) {
+        *p = {a4(203, 0, 113, 7), 5555, 0};
+        return Result<Sock>(s);
+      })
+      .WillRepeatedly(Return(Result<Sock>(Err::again)));
+  EXPECT_CALL(r.host, local_addr(s)).WillRepeatedly(Return(Result<SockAddr>(SockAddr{a4(198, 51, 100, 1), 8080, 0})));
+  EXPECT_CALL(r.host, watch(_, _, _)).Times(AnyNumber());  // the accepted socket
+  EXPECT_CALL(r.host, watch(r.fwd->listener(1), _, _)).Times(0);
+  r.fwd->listen_event(1, ports::ev::in, Instant::from_nanos(1));
+  EXPECT_EQ(r.fwd->stats().accepted, 1u);
+  EXPECT_EQ(r.fwd->stats().accept_paused, 0u);
+  EXPECT_TRUE(r.fwd->resume_at().is_never());
+}
+
 TEST(TcpFwdAccept, SpuriousEventsAreHarmless) {
   OutRig r;
   ASSERT_TRUE(r.open());
