@@ -113,7 +113,17 @@ wait_gone() {
   local secs=$1 pid=$2
   wait_until "$secs" pid_gone "$pid"
 }
-pid_gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# A zombie counts as gone only once it is alone in its thread group: the
+# leader of a multi-threaded process (pasta's namespace thread) shows "Z"
+# while its other threads are still exiting, and they hold the shared file
+# table, listeners included, until the last one is done.
+pid_gone() {
+  ! kill -0 "$1" 2>/dev/null && return 0
+  grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null || return 1
+  local tasks
+  tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l)
+  [ "$tasks" -le 1 ]
+}
 
 # wait_exit SECS PID: waits (bounded) for PID, a child of this shell (not
 # from a subshell: no $(...)); sets WAIT_RC to its exit status, or to

@@ -37,10 +37,9 @@ PY
 }
 
 start_pasta() {
-  # A pasta started within ~100 ms of the previous one's exit could not
-  # bind its -t port (EADDRINUSE) in 3 runs on 2026-11-29 (iperf, stall,
-  # many), not understood yet (docs/integration-tests.md): wait, bounded,
-  # for each -t port and log what held it, so a recurrence leaves evidence.
+  # The previous pasta's listeners must be closed: pid_gone waits for its
+  # last thread (docs/integration-tests.md, "A quick restart"); a guard,
+  # bounded, that logs what still holds a -t port.
   local a prev=""
   for a in "$@"; do
     if [ "$prev" = -t ] && [[ "$a" =~ ^[0-9]+$ ]] && ! port_bindable "$a" 2>/dev/null; then
