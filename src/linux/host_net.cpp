@@ -356,8 +356,15 @@ Result<Sock> LinuxHostNet::accept(Sock listener, SockAddr* peer) noexcept {
   std::memset(&sa, 0, sizeof(sa));
   int fd = accept4(listener.v, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
-    // At the descriptor limit: reset it rather than wake up for it forever.
-    if (errno == EMFILE || errno == ENFILE) (void)shed_pending_connection(listener.v);
+    // At the descriptor limit: reset it rather than wake up for it forever;
+    // that connection is gone, as after ECONNABORTED.  Nothing pending: as
+    // EAGAIN.  Without the reserve the error stands and the core pauses the
+    // listener.
+    if (errno == EMFILE || errno == ENFILE) {
+      bool none = false;
+      if (shed_pending_connection(listener.v, &none)) return Err::conn_aborted;
+      if (none) return Err::again;
+    }
     return last_err();
   }
   if (peer != nullptr) *peer = from_sockaddr(sa, len);

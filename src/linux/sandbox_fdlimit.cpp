@@ -38,8 +38,9 @@ bool fd_reserve_held() noexcept { return g_reserve >= 0; }
 
 unsigned long long shed_connections() noexcept { return g_shed; }
 
-bool shed_pending_connection(int listener) noexcept {
+bool shed_pending_connection(int listener, bool* nothing_pending) noexcept {
   const int saved = errno;
+  if (nothing_pending != nullptr) *nothing_pending = false;
   // Never block the loop: a listener that is not non-blocking is left alone.
   const int fl = ::fcntl(listener, F_GETFL);
   if (g_reserve < 0 || fl < 0 || (fl & O_NONBLOCK) == 0) {
@@ -58,6 +59,8 @@ bool shed_pending_connection(int listener) noexcept {
     ::close(fd);
     g_shed++;
     shed = true;
+  } else if (nothing_pending != nullptr && errno == EAGAIN) {  // (EWOULDBLOCK is EAGAIN on Linux)
+    *nothing_pending = true;
   }
   g_reserve = ::fcntl(listener, F_DUPFD_CLOEXEC, 3);
   if (shed) {

@@ -13,7 +13,10 @@
 //    pending connection, resets it (SO_LINGER {1, 0}: the peer sees a RST),
 //    and takes the reserve back (a duplicate of the listener: any open file
 //    will do).  One warning per 10 s says so.  The backlog drains, the loop
-//    sleeps.
+//    sleeps.  LinuxHostNet::accept() reports a shed connection as
+//    Err::conn_aborted (consumed: the core goes on accepting), an empty
+//    backlog as Err::again, and EMFILE only when the reserve could not be
+//    used (the core then pauses the listener: proto/tcp_fwd.hpp).
 //  * Syscalls: close, accept4, setsockopt, fcntl(F_DUPFD_CLOEXEC),
 //    clock_gettime: all in the seccomp filter.  No allocation.
 //  * Single-threaded use (pasta's NetnsThread runs only while the main
@@ -28,9 +31,12 @@ bool fd_reserve_init() noexcept;
 bool fd_reserve_held() noexcept;
 
 // Call after accept() on `listener` failed with EMFILE or ENFILE: resets
-// the oldest pending connection with the reserve.  True if one was reset.
-// Preserves errno.
-bool shed_pending_connection(int listener) noexcept;
+// the oldest pending connection with the reserve.  True if one was reset;
+// if not and `nothing_pending` is given, it says whether the backlog was
+// simply empty (accept() with the reserve freed said EAGAIN: the kernel
+// checks for a free descriptor before it looks at the backlog).  Preserves
+// errno.
+bool shed_pending_connection(int listener, bool* nothing_pending = nullptr) noexcept;
 
 // Connections reset so far.
 unsigned long long shed_connections() noexcept;

@@ -120,6 +120,9 @@ class HostNet {
   virtual Status bind(Sock s, const SockAddr& addr) noexcept = 0;
   virtual Status listen(Sock s, int backlog) noexcept = 0;
   // Returns the new connection (non-blocking) and its peer address.
+  // Err::conn_aborted: a pending connection was consumed and is gone (the
+  // next one may be fine); Err::too_many_files and other resource errors:
+  // it stays pending (proto::TcpFwd pauses the listener).
   virtual Result<Sock> accept(Sock listener, SockAddr* peer) noexcept = 0;
   // Non-blocking: Err::in_progress means the result arrives later as ev::out
   // (then take_error()).  On UDP and ping sockets: sets the default peer.

@@ -10,6 +10,9 @@
 
 #include <cerrno>
 
+#include "linux/clock.hpp"
+#include "linux/event_loop.hpp"
+#include "linux/host_net.hpp"
 #include "linux/test/sandbox_child.hpp"
 
 namespace passt::os {
@@ -59,6 +62,50 @@ TEST(FdLimit, PendingConnectionIsResetAtTheLimit) {
     const int fl = ::fcntl(l, F_GETFL);
     (void)::fcntl(l, F_SETFL, fl & ~O_NONBLOCK);
     if (shed_pending_connection(l)) return 11;
+    return 0;
+  });
+  EXPECT_TRUE(out.ok()) << out.describe();
+}
+
+// Through the HostNet port: the reset connection is reported as consumed
+// (Err::conn_aborted), so that the core goes on accepting instead of
+// pausing the listener; then, the backlog empty, "would block" (the kernel
+// says EMFILE before it looks at the backlog).
+TEST(FdLimit, AcceptAtTheLimitReportsTheConnectionAsAborted) {
+  auto out = in_child([](const Say& say) {
+    rlimit rl{64, 64};
+    if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) return 2;
+    if (!fd_reserve_init()) return 3;
+    MonotonicClock clock;
+    EventLoop loop(clock);
+    if (!loop.init()) return 4;
+    LinuxHostNet net(loop, {});
+    if (!net.init()) return 5;
+    auto l = net.socket(ports::Netns::host, ports::Family::v4, ports::SockType::tcp);
+    if (!l || !net.bind(*l, {InAny::from(Ipv4Addr::loopback()), 0, 0}) || !net.listen(*l, 8))
+      return 6;
+    auto local = net.local_addr(*l);
+    if (!local) return 7;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(local->port);
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0 || ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) return 8;
+    while (::fcntl(0, F_DUPFD_CLOEXEC, 3) >= 0) {
+    }
+    auto r = net.accept(*l, nullptr);
+    if (r || r.err() != Err::conn_aborted) {
+      say("first accept: %s", r ? "a socket" : err_name(r.err()));
+      return 1;
+    }
+    r = net.accept(*l, nullptr);
+    if (r || r.err() != Err::again) {
+      say("second accept: %s", r ? "a socket" : err_name(r.err()));
+      return 1;
+    }
+    char b;
+    if (::recv(c, &b, 1, 0) != -1 || errno != ECONNRESET) return 9;
     return 0;
   });
   EXPECT_TRUE(out.ok()) << out.describe();
