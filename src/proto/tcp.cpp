@@ -471,6 +471,10 @@ MirrorOut Tcp::mirror(Flow& f, TcpConn& c, bool syn, bool force) noexcept {
                                      wnd_cap_frames_, wnd_cap_bytes_));
 }
 
+// `m` was computed just now, from a fresh TCP_INFO: the next look is due
+// an interval after this one, so the deadline restarts here.  While guest
+// segments keep coming (each one such a look, with its ACK) the timer never
+// fires; it only covers a pause longer than the interval.
 void Tcp::note_ack_due(TcpConn& c, const MirrorOut& m, Instant now) noexcept {
   if (m.wnd_room_limited || m.wnd_field == 0) c.flags |= cf::sock_out;
   if (m.wnd_room_limited) {
@@ -479,11 +483,10 @@ void Tcp::note_ack_due(TcpConn& c, const MirrorOut& m, Instant now) noexcept {
     // moves, backing off while it does not (a slow reader).
     c.flags |= cf::ack_to_tap_due;
     const u8 shift = c.wnd_polls > kTcpWndPollMaxShift ? kTcpWndPollMaxShift : c.wnd_polls;
-    const Instant at = now + Duration::nanos(kTcpWndPollInterval.ns << shift);
-    if (c.t_ack.is_never() || at < c.t_ack) c.t_ack = at;
+    c.t_ack = now + Duration::nanos(kTcpWndPollInterval.ns << shift);
   } else if (m.ack_lagging || m.wnd_field == 0) {
     c.flags |= cf::ack_to_tap_due;
-    if (c.t_ack.is_never()) c.t_ack = now + kTcpAckInterval;
+    c.t_ack = now + kTcpAckInterval;
   } else {
     c.flags &= static_cast<u16>(~cf::ack_to_tap_due);
     c.t_ack = Instant::never();

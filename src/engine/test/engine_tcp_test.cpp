@@ -130,6 +130,38 @@ TEST(EngineTcp, SegmentOfNoConnectionGetsRst) {
   EXPECT_TRUE(r.take().empty()) << "never answer a RST";
 }
 
+// The lagging-ACK deadline counts from the last look at the socket: every
+// guest segment is one (TCP_INFO, and its ACK), so while segments keep
+// coming faster than the interval the timer never fires.  (It used to be
+// set once and fire 10 ms after the first lagging ACK whatever came in
+// between: a wake-up, a TCP_INFO and an ACK frame ~390 times a second in
+// passt's guest-to-host bulk transfers, docs/performance.md §12.)
+TEST(EngineTcp, LaggingAckDeadlineRestartsWithEachGuestSegment) {
+  TcpRig r;
+  sim::PeerSpec slow = peer(PeerKind::sink);
+  slow.latency = Duration::millis(100);  // data is acknowledged 200 ms after it left
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, slow));
+  Conn c;
+  r.inject(guest_seg(kGuest, kRemote, tf::syn, Seq{999}, Seq{0}, 65535, {}, 1460, 0));
+  r.run(Duration::millis(250));
+  auto syn = r.take();
+  ASSERT_EQ(syn.size(), 1u);
+  c.isn = syn[0].seq;
+  c.ack = c.isn + 1;
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn, c.ack, 65535));
+  r.run(Duration::millis(1));
+  (void)r.take();
+  const auto chunk = bytes_of("0123456789abcdef");
+  for (int k = 0; k < 5; k++) {
+    r.inject(guest_seg(kGuest, kRemote, tf::ack | tf::psh, c.gsn, c.ack, 65535, chunk));
+    c.gsn += static_cast<u32>(chunk.size());
+    for (const Seg& x : r.take()) EXPECT_EQ(x.ack, Seq{1000}) << "nothing acknowledged yet";
+    EXPECT_EQ(r.eng().next_deadline(), r.now() + proto::kTcpAckInterval) << "segment " << k;
+    r.run(Duration::millis(6));
+    EXPECT_TRUE(r.take().empty()) << "the timer fired between two segments";
+  }
+}
+
 TEST(EngineTcp, EchoBothWaysWithEndToEndAck) {
   TcpRig r;
   ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
