@@ -96,6 +96,25 @@ static T* alloc_array(std::size_t n) {
   return t;
 }
 
+// Activity: the connection lives kTcpActTimeout (at least, REQ-5) after
+// it.  The deadline moves only once it is less than that away, then
+// kTcpActStep beyond: a busy connection would otherwise move its flow's
+// deadline, and re-arm the event loop's timer (a system call), at every
+// event.  So the timeout falls between kTcpActTimeout and kTcpActTimeout +
+// kTcpActStep after the last activity.
+static void touch_idle(TcpConn& c, Instant now) noexcept {
+  if (c.t_idle.is_never() || c.t_idle - now < kTcpActTimeout) c.t_idle = now + kTcpActTimeout + kTcpActStep;
+}
+
+// The next look is due `interval` after this one.  The deadline moves only
+// when it is less than half an interval away (or later than the new one):
+// each move re-arms the event loop's timer (a system call), and segments
+// arriving faster than that would otherwise move it every time.
+static void restart_ack_due(TcpConn& c, Instant now, Duration interval) noexcept {
+  const Instant at = now + interval;
+  if (c.t_ack.is_never() || at < c.t_ack || c.t_ack - now < Duration::nanos(interval.ns / 2)) c.t_ack = at;
+}
+
 Tcp::Tcp(const core::Config& cfg, const core::NetInfo& net, ports::HostNet& host,
          ports::Entropy& entropy, TapOut& out, GuestL2& guest, core::FlowTable& flows,
          core::DeadlineHeap& timers, FlowReaper& reaper, const TcpOptions& opt)
@@ -220,7 +239,7 @@ void Tcp::accept_from_host(Sock s, const FlowSide& ini, const FlowSide& tgt, Ins
   c.fam6 = v4 ? 0 : 1;
   c.events = ce::sock_accepted;
   c.t_ack = c.t_rto = c.t_kick = c.t_fin = Instant::never();
-  c.t_idle = now + kTcpActTimeout;
+  c.t_idle = now + kTcpActTimeout + kTcpActStep;
   c.seq_init_to_tap = isn(tgt, now);
   c.seq_ack_from_tap = c.seq_init_to_tap;
   c.seq_to_tap = c.seq_init_to_tap + 1;
@@ -472,9 +491,9 @@ MirrorOut Tcp::mirror(Flow& f, TcpConn& c, bool syn, bool force) noexcept {
 }
 
 // `m` was computed just now, from a fresh TCP_INFO: the next look is due
-// an interval after this one, so the deadline restarts here.  While guest
-// segments keep coming (each one such a look, with its ACK) the timer never
-// fires; it only covers a pause longer than the interval.
+// an interval after this one (at least half), so the deadline restarts
+// here.  While guest segments keep coming (each one such a look, with its
+// ACK) the timer never fires; it only covers a pause.
 void Tcp::note_ack_due(TcpConn& c, const MirrorOut& m, Instant now) noexcept {
   if (m.wnd_room_limited || m.wnd_field == 0) c.flags |= cf::sock_out;
   if (m.wnd_room_limited) {
@@ -483,10 +502,10 @@ void Tcp::note_ack_due(TcpConn& c, const MirrorOut& m, Instant now) noexcept {
     // moves, backing off while it does not (a slow reader).
     c.flags |= cf::ack_to_tap_due;
     const u8 shift = c.wnd_polls > kTcpWndPollMaxShift ? kTcpWndPollMaxShift : c.wnd_polls;
-    c.t_ack = now + Duration::nanos(kTcpWndPollInterval.ns << shift);
+    restart_ack_due(c, now, Duration::nanos(kTcpWndPollInterval.ns << shift));
   } else if (m.ack_lagging || m.wnd_field == 0) {
     c.flags |= cf::ack_to_tap_due;
-    c.t_ack = now + kTcpAckInterval;
+    restart_ack_due(c, now, kTcpAckInterval);
   } else {
     c.flags &= static_cast<u16>(~cf::ack_to_tap_due);
     c.t_ack = Instant::never();
@@ -810,7 +829,7 @@ void Tcp::tap_syn(const wire::Frame& fr, Instant now) noexcept {
   c.fam6 = v4 ? 0 : 1;
   c.events = ce::tap_syn_rcvd;
   c.t_ack = c.t_rto = c.t_kick = c.t_fin = Instant::never();
-  c.t_idle = now + kTcpActTimeout;
+  c.t_idle = now + kTcpActTimeout + kTcpActStep;
   c.seq_init_from_tap = v.seq() + 1;
   c.seq_from_tap = c.seq_init_from_tap;
   c.seq_ack_to_tap = c.seq_init_from_tap;
@@ -956,7 +975,7 @@ void Tcp::process_group(const Group& g, Instant now) noexcept {
   if (tcp_conn_of(f) == nullptr || f.closing != 0) return;
   TcpConn& c = f.as<TcpConn>();
   if (!c.sock.valid()) return;
-  c.t_idle = now + kTcpActTimeout;
+  touch_idle(c, now);
   const bool syn_ack_sent = c.has(ce::tap_syn_ack_sent);
   const Seq to_tap_before = c.seq_to_tap;
   u32 k = g.head;
@@ -1215,7 +1234,7 @@ void Tcp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
   LOG_TRACE("TCP flow %u: socket events %#x, state %#x flags %#x mask %#x, to tap %u/%u fin %u", i.v,
             events, c.events, c.flags, c.sock_mask, c.seq_to_tap.v - c.seq_ack_from_tap.v,
             c.seq_max_to_tap.v - c.seq_ack_from_tap.v, c.seq_fin_to_tap.v - c.seq_ack_from_tap.v);
-  c.t_idle = now + kTcpActTimeout;
+  touch_idle(c, now);
   // The registration is wider than what this state acts on (update_mask()).
   // New data clears `drained` in every state: the handshake's end peeks.
   if ((events & (ev::in | ev::rdhup | ev::hup)) != 0) c.flags &= static_cast<u16>(~cf::drained);

@@ -65,6 +65,8 @@ inline constexpr Duration kTcpSynTimeout = Duration::seconds(10);
 inline constexpr Duration kTcpAckTimeout = Duration::seconds(2);
 inline constexpr Duration kTcpFinTimeout = Duration::seconds(60);
 inline constexpr Duration kTcpActTimeout = Duration::seconds(7440);  // RFC 5382 REQ-5
+// The activity deadline moves in steps of this much (see touch_idle()).
+inline constexpr Duration kTcpActStep = Duration::seconds(1);
 inline constexpr Duration kTcpKick = Duration::millis(1);
 // The tap queue is shared by the connections sending from the guest: each
 // one's window is capped by its share (a frame queue of N frames and K

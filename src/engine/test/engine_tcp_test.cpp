@@ -162,6 +162,32 @@ TEST(EngineTcp, LaggingAckDeadlineRestartsWithEachGuestSegment) {
   }
 }
 
+// RFC 5382 REQ-5: an idle established connection lives at least 2 h 4 min
+// (7440 s).  Its deadline moves in 1 s steps (kTcpActStep, so that a busy
+// connection does not re-arm the timer at every event): the RST comes
+// between 7440 and 7441 s after the last activity, not earlier.
+TEST(EngineTcp, IdleConnectionIsResetAfterTheActivityTimeout) {
+  TcpRig r;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
+  Conn c = handshake(r);
+  r.run(Duration::millis(300));
+  r.inject(guest_seg(kGuest, kRemote, tf::ack | tf::psh, c.gsn, c.ack, 65535, {'x'}));
+  c.gsn += 1;
+  r.run(Duration::millis(10));
+  for (const Seg& x : r.take())
+    if (!x.payload.empty()) c.ack = x.seq + static_cast<u32>(x.payload.size());
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn, c.ack, 65535));  // the last activity
+  const Instant last = r.now();
+  r.run(proto::kTcpActTimeout - Duration::millis(20));
+  for (const Seg& x : r.take()) EXPECT_FALSE(x.has(tf::rst)) << "reset before 7440 s";
+  EXPECT_EQ(r.stats().idle_timeouts, 0u);
+  r.run(proto::kTcpActStep + Duration::millis(30));
+  bool rst = false;
+  for (const Seg& x : r.take()) rst = rst || x.has(tf::rst);
+  EXPECT_TRUE(rst) << "no reset by " << (r.now() - last).to_millis() << " ms";
+  EXPECT_EQ(r.stats().idle_timeouts, 1u);
+}
+
 TEST(EngineTcp, EchoBothWaysWithEndToEndAck) {
   TcpRig r;
   ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0}, peer(PeerKind::echo)));
