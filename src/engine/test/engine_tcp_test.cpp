@@ -622,6 +622,51 @@ TEST(EngineTcp, InboundConnectionBecomesSynToTheGuest) {
   EXPECT_EQ(r.stats().conns_from_sock, 1u);
 }
 
+// Out of descriptors, accept() fails and the connection stays queued: the
+// listener, readable all along, is left alone for proto::kAcceptPause
+// instead of being polled in a loop (the simulator fails a run whose time
+// stops advancing: fuzz_engine found this), and the connection is taken
+// once a descriptor is free again.
+TEST(EngineTcp, InboundConnectionWaitsForADescriptorWithoutSpinning) {
+  core::Config cfg;
+  cfg.fwd_in.tcp.mode = core::FwdMode::spec;
+  core::PortBindRule rule;
+  rule.spec = "8080";
+  rule.ports.push_back({8080, 8080});
+  cfg.fwd_in.tcp.rules.push_back(rule);
+  cfg.fwd_in.tcp.forwarded.set(8080);
+  sim::HostNetConfig nc;
+  nc.max_sockets = 8;
+  TcpRig r(rig_net(), cfg, 64, nc);
+  ASSERT_TRUE(r.listen_status);
+  std::vector<ports::Sock> hog;
+  for (int k = 0; k < 16; k++) {
+    auto s = r.net().socket(ports::Netns::host, ports::Family::v4, ports::SockType::tcp);
+    if (!s) {
+      EXPECT_EQ(s.err(), Err::too_many_files);
+      break;
+    }
+    hog.push_back(*s);
+  }
+  ASSERT_FALSE(hog.empty());
+  const ports::SockAddr from{InAny::from(Ipv4Addr::of(203, 0, 113, 7)), 5555, 0};
+  ASSERT_TRUE(r.net().connect_remote(ports::Netns::host, from, {InAny::from(kGuest4), 8080, 0},
+                                     peer(PeerKind::client, 10)));
+  r.run(Duration::millis(50));  // fails on a livelock
+  EXPECT_TRUE(r.take().empty());
+  EXPECT_EQ(r.eng().tcp_fwd().stats().accept_paused, 1u);
+  EXPECT_EQ(r.eng().tcp_fwd().stats().accepted, 0u);
+  r.net().close(hog.back());
+  r.run(proto::kAcceptPause);
+  auto s = r.take();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].flags, tf::syn);
+  EXPECT_EQ(s[0].sport, 5555);
+  EXPECT_EQ(r.eng().tcp_fwd().stats().accepted, 1u);
+  hog.pop_back();
+  for (ports::Sock h : hog) r.net().close(h);
+}
+
 TEST(EngineTcp, InboundHandshakeTimesOut) {
   core::Config cfg;
   cfg.fwd_in.tcp.mode = core::FwdMode::spec;
