@@ -2,6 +2,8 @@
 // simulator's socket model (src/engine/test/tcp_rig.hpp).
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "engine/test/tcp_rig.hpp"
 #include "proto/tcp.hpp"
 
@@ -577,16 +579,21 @@ TEST(EngineTcp, Ipv6Connection) {
   EXPECT_NE(s[0].flow_label, 0u) << "the socket";
 }
 
-TEST(EngineTcp, InboundConnectionBecomesSynToTheGuest) {
+// A -t rule for host port 8080 (to guest port `to`, default the same).
+core::Config inbound_8080(u16 to = 8080) {
   core::Config cfg;
   cfg.fwd_in.tcp.mode = core::FwdMode::spec;
   core::PortBindRule rule;
-  rule.spec = "8080:80";
+  rule.spec = to == 8080 ? "8080" : "8080:" + std::to_string(to);
   rule.ports.push_back({8080, 8080});
   cfg.fwd_in.tcp.rules.push_back(rule);
   cfg.fwd_in.tcp.forwarded.set(8080);
-  cfg.fwd_in.tcp.set_delta(8080, static_cast<u16>(80 - 8080));
-  TcpRig r(rig_net(), cfg);
+  if (to != 8080) cfg.fwd_in.tcp.set_delta(8080, static_cast<u16>(to - 8080));
+  return cfg;
+}
+
+TEST(EngineTcp, InboundConnectionBecomesSynToTheGuest) {
+  TcpRig r(rig_net(), inbound_8080(80));
   ASSERT_TRUE(r.listen_status);
   EXPECT_EQ(r.eng().tcp_fwd().stats().listeners, 1u) << "one dual-stack socket";
   PeerSpec client = peer(PeerKind::client, 10);
@@ -628,16 +635,9 @@ TEST(EngineTcp, InboundConnectionBecomesSynToTheGuest) {
 // stops advancing: fuzz_engine found this), and the connection is taken
 // once a descriptor is free again.
 TEST(EngineTcp, InboundConnectionWaitsForADescriptorWithoutSpinning) {
-  core::Config cfg;
-  cfg.fwd_in.tcp.mode = core::FwdMode::spec;
-  core::PortBindRule rule;
-  rule.spec = "8080";
-  rule.ports.push_back({8080, 8080});
-  cfg.fwd_in.tcp.rules.push_back(rule);
-  cfg.fwd_in.tcp.forwarded.set(8080);
   sim::HostNetConfig nc;
   nc.max_sockets = 8;
-  TcpRig r(rig_net(), cfg, 64, nc);
+  TcpRig r(rig_net(), inbound_8080(), 64, nc);
   ASSERT_TRUE(r.listen_status);
   std::vector<ports::Sock> hog;
   for (int k = 0; k < 16; k++) {
@@ -668,12 +668,7 @@ TEST(EngineTcp, InboundConnectionWaitsForADescriptorWithoutSpinning) {
 }
 
 TEST(EngineTcp, InboundHandshakeTimesOut) {
-  core::Config cfg;
-  cfg.fwd_in.tcp.mode = core::FwdMode::spec;
-  core::PortBindRule rule;
-  rule.ports.push_back({8080, 8080});
-  cfg.fwd_in.tcp.rules.push_back(rule);
-  TcpRig r(rig_net(), cfg);
+  TcpRig r(rig_net(), inbound_8080());
   const ports::SockAddr from{InAny::from(Ipv4Addr::of(203, 0, 113, 7)), 5555, 0};
   ASSERT_TRUE(r.net().connect_remote(ports::Netns::host, from, {InAny::from(kGuest4), 8080, 0},
                                      peer(PeerKind::client, 10)));
@@ -696,12 +691,7 @@ TEST(EngineTcp, InboundHandshakeTimesOut) {
 }
 
 TEST(EngineTcp, InboundFromLoopbackAppearsFromTheGateway) {
-  core::Config cfg;
-  cfg.fwd_in.tcp.mode = core::FwdMode::spec;
-  core::PortBindRule rule;
-  rule.ports.push_back({8080, 8080});
-  cfg.fwd_in.tcp.rules.push_back(rule);
-  TcpRig r(rig_net(), cfg);
+  TcpRig r(rig_net(), inbound_8080());
   const ports::SockAddr from{InAny::from(Ipv4Addr::loopback()), 5555, 0};
   ASSERT_TRUE(r.net().connect_remote(ports::Netns::host, from, {InAny::from(Ipv4Addr::loopback()), 8080, 0},
                                      peer(PeerKind::client, 10)));
