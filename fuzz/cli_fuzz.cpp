@@ -85,7 +85,7 @@ std::string glibc_message(Mode mode, int argc, char* const* argv) {
   stderr = mem;
   optind = 0;
   opterr = 1;
-  int c;
+  int c = 0;
   do {
     c = getopt_long(argc, argv, passt::app::cli_optstring(mode), passt::app::cli_long_options(),
                     nullptr);
@@ -132,6 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (size > 1 && store.size() < kMaxArgs) store.push_back(cur);
   std::vector<char*> argv;
+  argv.reserve(store.size() + 1);
   for (auto& s : store) argv.push_back(s.data());
   argv.push_back(nullptr);
   const int argc = static_cast<int>(store.size());

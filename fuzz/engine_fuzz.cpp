@@ -263,7 +263,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const Seq seq = guest_seq[c] + static_cast<u32>(static_cast<i32>(ds));
         const Seq ack = tap.last_seq[c] + static_cast<u32>(static_cast<i32>(da));
         std::vector<u8> f = tcp_frame(c, flags, seq, ack, win, pl);
-        if (ds == 0) guest_seq[c] = seq + static_cast<u32>(pl.size()) + ((flags & (tf::syn | tf::fin)) ? 1u : 0u);
+        if (ds == 0) guest_seq[c] = seq + static_cast<u32>(pl.size()) + ((flags & (tf::syn | tf::fin)) != 0 ? 1u : 0u);
         const Bytes b(f);
         deliver(std::span<const Bytes>(&b, 1));
         break;

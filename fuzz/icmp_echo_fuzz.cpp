@@ -59,7 +59,8 @@ InAny target(bool v6, unsigned sel) {
 
 struct Sent {
   InAny src, dst;
-  u16 id, seq;
+  u16 id = 0;
+  u16 seq = 0;
 };
 
 class Tap final : public ports::TapPort {

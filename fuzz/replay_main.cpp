@@ -21,7 +21,7 @@ bool run_file(const std::string& path) {
   }
   std::vector<std::uint8_t> buf;
   std::uint8_t chunk[4096];
-  std::size_t n;
+  std::size_t n = 0;
   while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0) buf.insert(buf.end(), chunk, chunk + n);
   std::fclose(f);
   LLVMFuzzerTestOneInput(buf.data(), buf.size());
