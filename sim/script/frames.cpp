@@ -168,14 +168,19 @@ bool dns_list(const Value& v, DnsNameList& out, std::string& err) {
 // --- L4 builders -------------------------------------------------------------------
 
 bool build_tcp(Builder& b, u16 sport, u16 dport, std::vector<u8>& l4) {
-  u64 flags, seq, ack, win, urg;
+  u64 flags = 0;
+  u64 seq = 0;
+  u64 ack = 0;
+  u64 win = 0;
+  u64 urg = 0;
   if (!b.num(FieldId::tcp_flags, 0, &flags) || !b.num(FieldId::tcp_seq, 0, &seq) ||
       !b.num(FieldId::tcp_ack, 0, &ack) || !b.num(FieldId::tcp_win, 65535, &win) ||
       !b.num(FieldId::tcp_urg, 0, &urg))
     return false;
   std::vector<u8> opts;
   for (const TcpOptSpec& o : b.f.opts) {
-    Value a, c;
+    Value a;
+    Value c;
     switch (o.kind) {
       case TcpOptSpec::Kind::mss:
         if (!eval(o.a, b.vars, 16, a, b.err)) return false;
@@ -242,12 +247,15 @@ bool build_udp(Builder& b, u16 sport, u16 dport, Bytes payload, std::vector<u8>&
 
 bool build_icmp(Builder& b, bool six, std::vector<u8>& l4) {
   const FrameSpec& f = b.f;
-  u64 type = f.msg, code, rest = 0;
+  u64 type = f.msg;
+  u64 code = 0;
+  u64 rest = 0;
   if (!f.msg_given && !b.num(FieldId::icmp_type, 0, &type)) return false;
   if (!b.num(FieldId::icmp_code, 0, &code)) return false;
   bool echo = f.msg_given && (f.msg == 8 || f.msg == 0 || f.msg == 128 || f.msg == 129);
   if (echo) {
-    u64 id, seq;
+    u64 id = 0;
+    u64 seq = 0;
     if (!b.num(FieldId::icmp_id, 0, &id) || !b.num(FieldId::icmp_seq, 0, &seq)) return false;
     rest = (id << 16) | seq;
   } else if (!b.num(FieldId::icmp_rest, 0, &rest)) {
@@ -268,7 +276,7 @@ bool build_ndp(Builder& b, const Ipv6Addr& src, const Ipv6Addr& dst, std::vector
   const FrameSpec& f = b.f;
   NdpRepr r;
   r.type = static_cast<u8>(f.msg);
-  u64 v;
+  u64 v = 0;
   if (!b.typed(FieldId::ndp_target, VType::ip6, &r.target)) return false;
   if (!b.num(FieldId::ndp_flags, 0, &v)) return false;
   if (f.msg == icmpv6_type::router_advertisement) {
@@ -309,7 +317,9 @@ bool build_ndp(Builder& b, const Ipv6Addr& src, const Ipv6Addr& dst, std::vector
     NdpPrefixInfo pi;
     pi.prefix = pv.ip6;
     pi.prefix_len = static_cast<u8>(pv.num);
-    u64 fl, valid, pref;
+    u64 fl = 0;
+    u64 valid = 0;
+    u64 pref = 0;
     if (!b.num(FieldId::ndp_prefix_flags, 0xc0, &fl, g) || !b.num(FieldId::ndp_valid, 0xffffffffu, &valid, g) ||
         !b.num(FieldId::ndp_preferred, 0xffffffffu, &pref, g))
       return false;
@@ -359,7 +369,7 @@ bool build_ndp(Builder& b, const Ipv6Addr& src, const Ipv6Addr& dst, std::vector
 bool build_dhcp(Builder& b, std::vector<u8>& payload) {
   const FrameSpec& f = b.f;
   DhcpRepr r;
-  u64 v;
+  u64 v = 0;
   if (!b.num(FieldId::dhcp_op, dhcp_op::request, &v)) return false;
   r.op = static_cast<u8>(v);
   if (!b.num(FieldId::dhcp_htype, 1, &v)) return false;
@@ -484,7 +494,7 @@ bool build_dhcp6(Builder& b, std::vector<u8>& payload) {
   const FrameSpec& f = b.f;
   Dhcpv6Repr r;
   r.msg_type = static_cast<u8>(f.msg);
-  u64 v;
+  u64 v = 0;
   if (!b.num(FieldId::d6_xid, 0, &v)) return false;
   r.xid = static_cast<u32>(v);
   auto duid = [&](FieldId id, std::optional<Dhcpv6Duid>& out) {
@@ -505,7 +515,9 @@ bool build_dhcp6(Builder& b, std::vector<u8>& payload) {
     const Field* iaf = find(f, FieldId::d6_ia_na, g);
     if (iaf == nullptr) continue;
     Dhcpv6Ia ia;
-    u64 iaid, t1, t2;
+    u64 iaid = 0;
+    u64 t1 = 0;
+    u64 t2 = 0;
     if (!b.num(FieldId::d6_ia_na, 0, &iaid, g) || !b.num(FieldId::d6_t1, 0, &t1, g) ||
         !b.num(FieldId::d6_t2, 0, &t2, g))
       return false;
@@ -514,7 +526,8 @@ bool build_dhcp6(Builder& b, std::vector<u8>& payload) {
     ia.t2 = static_cast<u32>(t2);
     if (find(f, FieldId::d6_addr, g) != nullptr) {
       Dhcpv6IaAddr a;
-      u64 pref, valid;
+      u64 pref = 0;
+      u64 valid = 0;
       if (!b.typed(FieldId::d6_addr, VType::ip6, &a.addr, g) ||
           !b.num(FieldId::d6_preferred, 0, &pref, g) || !b.num(FieldId::d6_valid, 0, &valid, g))
         return false;
@@ -611,14 +624,14 @@ bool build_frame(const FrameSpec& f, const FrameEnv& env, const Bindings& vars,
   if (!b.num(FieldId::pad, 0, &pad)) return false;
 
   if (f.proto == Proto::ether) {
-    u64 t;
+    u64 t = 0;
     if (!b.num(FieldId::eth_type, 0, &t)) return false;
     ethertype = static_cast<u16>(t);
     if (!fits_payload(b, l3)) return false;
     if (!dst_mac) dst_mac = env.our_mac;
   } else if (f.proto == Proto::arp) {
     ArpRepr a;
-    u64 oper;
+    u64 oper = 0;
     if (!b.num(FieldId::arp_oper, f.msg, &oper)) return false;
     a.oper = static_cast<u16>(oper);
     a.sha = env.guest_mac;
@@ -631,8 +644,10 @@ bool build_frame(const FrameSpec& f, const FrameEnv& env, const Bindings& vars,
     if (!dst_mac) dst_mac = a.oper == arp_op::request ? MacAddr::broadcast() : env.our_mac;
   } else {
     // IP: endpoints (or the DHCP defaults).
-    InAny src, dst;
-    u64 sport = 0, dport = 0;
+    InAny src;
+    InAny dst;
+    u64 sport = 0;
+    u64 dport = 0;
     const bool six = f.v6 || f.proto == Proto::icmp6 || f.proto == Proto::dhcp6;
     if (f.has_ip) {
       if (!eval(f.src, vars, 0, v, err)) return false;
@@ -717,14 +732,16 @@ bool build_frame(const FrameSpec& f, const FrameEnv& env, const Bindings& vars,
     }
     // IP header.
     const bool ndp = f.proto == Proto::icmp6 && f.msg_given && is_ndp(f.msg);
-    u64 ttl, tos;
+    u64 ttl = 0;
+    u64 tos = 0;
     if (!b.num(FieldId::ip_ttl, ndp ? 255 : 64, &ttl) || !b.num(FieldId::ip_tos, 0, &tos)) return false;
     if (!six) {
       if (l4.size() + kIpv4HeaderLen > 65535) {
         err = "IPv4 packet over 65535 bytes";
         return false;
       }
-      u64 id, frag;
+      u64 id = 0;
+      u64 frag = 0;
       if (!b.num(FieldId::ip_id, 0, &id) || !b.num(FieldId::ip_frag, 0, &frag)) return false;
       l3.assign(kIpv4HeaderLen + l4.size(), 0);
       u8* p = l3.data();
@@ -754,7 +771,7 @@ bool build_frame(const FrameSpec& f, const FrameEnv& env, const Bindings& vars,
         err = "IPv6 payload over 65535 bytes";
         return false;
       }
-      u64 flow;
+      u64 flow = 0;
       if (!b.num(FieldId::ip_flow, 0, &flow)) return false;
       l3.assign(kIpv6HeaderLen + l4.size(), 0);
       u8* p = l3.data();
@@ -1116,7 +1133,8 @@ bool check_expr(const Expr& e, const Value& act, u8 width, Bindings& vars, const
       const Value& b = act.items[i];
       if (a.type == VType::text && b.type == VType::text) {
         // Domain names compare case-insensitively, without a trailing dot.
-        std::string_view x = a.text(), y = b.text();
+        std::string_view x = a.text();
+        std::string_view y = b.text();
         if (!x.empty() && x.back() == '.') x.remove_suffix(1);
         if (!y.empty() && y.back() == '.') y.remove_suffix(1);
         eq = x.size() == y.size();
@@ -1316,7 +1334,8 @@ bool match_frame(const FrameSpec& s, Bytes frame, const FrameEnv& env, Bindings&
         std::vector<Value> want;
         for (const Field& r : s.fields)
           if (r.id == FieldId::dhcp_route && !r.absent) want.push_back(r.e.lit);
-        Value wl, al;
+        Value wl;
+        Value al;
         wl.type = al.type = VType::list;
         wl.items = want;
         for (const DhcpRoute& r : d.dhcp->classless_routes) {
@@ -1476,14 +1495,14 @@ std::string ep(const InAny& a, u16 port, bool with_port) {
 
 std::string tcp_flags(u8 f) {
   std::string s;
-  if (f & tcp_flag::syn) s += 'S';
-  if (f & tcp_flag::fin) s += 'F';
-  if (f & tcp_flag::psh) s += 'P';
-  if (f & tcp_flag::rst) s += 'R';
-  if (f & tcp_flag::urg) s += 'U';
-  if (f & tcp_flag::ece) s += 'E';
-  if (f & tcp_flag::cwr) s += 'W';
-  if (f & tcp_flag::ack) s += '.';
+  if ((f & tcp_flag::syn) != 0) s += 'S';
+  if ((f & tcp_flag::fin) != 0) s += 'F';
+  if ((f & tcp_flag::psh) != 0) s += 'P';
+  if ((f & tcp_flag::rst) != 0) s += 'R';
+  if ((f & tcp_flag::urg) != 0) s += 'U';
+  if ((f & tcp_flag::ece) != 0) s += 'E';
+  if ((f & tcp_flag::cwr) != 0) s += 'W';
+  if ((f & tcp_flag::ack) != 0) s += '.';
   return s.empty() ? "none" : s;
 }
 
@@ -1575,7 +1594,7 @@ void describe_dhcp6(const Dhcpv6View& v, std::string& s) {
   if (!r->dns_servers.empty()) {
     s += " dns ";
     for (std::size_t i = 0; i < r->dns_servers.size(); i++)
-      s += std::string(i ? "," : "") + to_text(r->dns_servers[i]).c_str();
+      s += std::string(i != 0 ? "," : "") + to_text(r->dns_servers[i]).c_str();
   }
   if (!r->domain_list.empty()) s += " domains " + names(r->domain_list.span());
 }
@@ -1618,7 +1637,8 @@ void describe_ndp(const NdpRepr& r, std::string& s) {
   }
   for (const NdpRdnss& rd : o.rdnss) {
     s += " rdnss ";
-    for (std::size_t i = 0; i < rd.servers.size(); i++) s += std::string(i ? "," : "") + to_text(rd.servers[i]).c_str();
+    for (std::size_t i = 0; i < rd.servers.size(); i++)
+      s += std::string(i != 0 ? "," : "") + to_text(rd.servers[i]).c_str();
     s += " rdnss-lifetime " + lifetime(rd.lifetime);
   }
   for (const NdpDnssl& d : o.dnssl) s += " dnssl " + names(d.domains.span()) + " dnssl-lifetime " + lifetime(d.lifetime);
@@ -1664,7 +1684,7 @@ std::string describe_frame(Bytes frame) {
         s += " <";
         for (std::size_t i = 0; i < d.tcp_opts.size(); i++) {
           const TcpOpt& o = d.tcp_opts[i];
-          if (i) s += ",";
+          if (i != 0) s += ",";
           if (o.kind == tcp_opt::mss && o.data.size() == 2) s += "mss " + num(load_be16(o.data.data()));
           else if (o.kind == tcp_opt::wscale && o.data.size() == 1) s += "wscale " + num(o.data[0]);
           else if (o.kind == tcp_opt::sack_permitted) s += "sackOK";

@@ -48,7 +48,7 @@ bool build_frame(const FrameSpec& f, const FrameEnv& env, const Bindings& vars,
 // Matches a `>` line against a received frame, binding captures.  On
 // failure `why` says what differs; captures made before the failure may
 // have been bound.
-bool match_frame(const FrameSpec& f, Bytes frame, const FrameEnv& env, Bindings& vars,
+bool match_frame(const FrameSpec& s, Bytes frame, const FrameEnv& env, Bindings& vars,
                  std::string& why);
 
 std::string describe_frame(Bytes frame);

@@ -121,14 +121,15 @@ class Interp {
     store_be16(key + 32, pf->src_port);
     store_be16(key + 34, pf->dst_port);
     std::string k(reinterpret_cast<const char*>(key), 36);
-    const u32 seq = t.seq().v, ack = t.ack().v;
+    const u32 seq = t.seq().v;
+    const u32 ack = t.ack().v;
     const u32 end = seq + static_cast<u32>(t.payload().size()) + (t.has(wire::tcp_flag::syn) ? 1u : 0u) +
                     (t.has(wire::tcp_flag::fin) ? 1u : 0u);
     const u16 win = t.window();
     LastSeg* last = nullptr;
     for (LastSeg& l : last_)
       if (l.key == k) last = &l;
-    const bool update = s_.keep_window_updates == false && last != nullptr && t.flags() == wire::tcp_flag::ack &&
+    const bool update = !s_.keep_window_updates && last != nullptr && t.flags() == wire::tcp_flag::ack &&
                         t.payload().empty() && t.header_len() == wire::kTcpHeaderLen && last->end == seq &&
                         last->ack == ack && last->win != win;
     if (last == nullptr) {
@@ -383,7 +384,7 @@ class Interp {
         if (!handle(&x)) return false;
         const bool want_eof = h.op == HostOp::expect_eof;
         for (;;) {
-          u8 c;
+          u8 c = 0;
           auto r = b_.host_recv(x, MutBytes(&c, 1));
           if (r && *r == 0) {
             if (want_eof) return true;

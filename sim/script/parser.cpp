@@ -816,7 +816,8 @@ bool Parser::field(FrameSpec& f, std::size_t& i, Dir dir, const FieldDef& d, boo
     // route DEST/LEN via ROUTER
     if (i + 3 >= toks_.size() || toks_[i + 2].text != "via")
       return fail_tok(i, "route is 'route DEST/LEN via ROUTER'");
-    Value dst, via;
+    Value dst;
+    Value via;
     std::string why;
     if (!literal(toks_[i + 1], VType::prefix4, N, 0, dst, why)) return fail_tok(i + 1, why);
     if (!literal(toks_[i + 3], VType::ip4, N, 0, via, why)) return fail_tok(i + 3, why);
@@ -838,7 +839,7 @@ bool Parser::field(FrameSpec& f, std::size_t& i, Dir dir, const FieldDef& d, boo
       static const u8 kNa[] = {0x80, 0x40, 0x20};
       static const u8 kRa[] = {0x80, 0x40};
       static const u8 kPi[] = {0x80, 0x40};
-      bool ok;
+      bool ok = false;
       if (d.id == FieldId::ndp_prefix_flags)
         ok = flag_letters(t.text, "LA", kPi, &bits);
       else if (f.msg == 136)
@@ -968,7 +969,8 @@ bool Parser::parse_frame(Step& st, std::size_t& i, Dir dir) {
   if (toks_[i].text == "eth" && !toks_[i].quoted) {
     if (i + 3 >= toks_.size() || toks_[i + 2].text != ">")
       return fail_tok(i, "expected 'eth SRC > DST'");
-    Expr s, d;
+    Expr s;
+    Expr d;
     if (!expr(i + 1, VType::mac, N, 0, dir, s) || !expr(i + 3, VType::mac, N, 0, dir, d)) return false;
     f.eth_src = s;
     f.eth_dst = d;
@@ -1036,7 +1038,8 @@ bool Parser::parse_frame(Step& st, std::size_t& i, Dir dir) {
       // who-has TPA tell SPA
       if (i + 3 >= toks_.size() || toks_[i + 2].text != "tell") return fail_tok(i, "expected 'who-has TPA tell SPA'");
       f.msg = 1;
-      Field tpa, spa;
+      Field tpa;
+      Field spa;
       tpa.id = FieldId::arp_tpa;
       spa.id = FieldId::arp_spa;
       if (!expr(i + 1, VType::ip4, N, 0, dir, tpa.e) || !expr(i + 3, VType::ip4, N, 0, dir, spa.e)) return false;
@@ -1047,7 +1050,8 @@ bool Parser::parse_frame(Step& st, std::size_t& i, Dir dir) {
       // reply SPA is-at SHA
       if (i + 3 >= toks_.size() || toks_[i + 2].text != "is-at") return fail_tok(i, "expected 'reply SPA is-at SHA'");
       f.msg = 2;
-      Field spa, sha;
+      Field spa;
+      Field sha;
       spa.id = FieldId::arp_spa;
       sha.id = FieldId::arp_sha;
       if (!expr(i + 1, VType::ip4, N, 0, dir, spa.e) || !expr(i + 3, VType::mac, N, 0, dir, sha.e)) return false;
@@ -1074,9 +1078,11 @@ bool Parser::parse_frame(Step& st, std::size_t& i, Dir dir) {
         fl.e.kind = Expr::Kind::any;
       } else {
         // Upper case: set; lower case ('>' only): either way; absent: clear.
-        u8 bits = 0, loose = 0;
+        u8 bits = 0;
+        u8 loose = 0;
         static const u8 kBits[] = {0x02, 0x01, 0x08, 0x04, 0x20, 0x40, 0x80, 0x10};
-        std::string upper, lower;
+        std::string upper;
+        std::string lower;
         for (char c : t.text) (c >= 'a' && c <= 'z' ? lower : upper) += c;
         for (char& c : lower) c = static_cast<char>(c - 'a' + 'A');
         if (t.quoted || upper.empty() || !flag_letters(upper, "SFPRUEW.", kBits, &bits) ||
@@ -1226,7 +1232,8 @@ bool Parser::parse_host(Step& st, std::size_t& i) {
                            bool* wild) -> bool {
     if (k >= toks_.size()) return fail("missing address");
     const std::string& s = toks_[k].text;
-    std::string a, p;
+    std::string a;
+    std::string p;
     if (!s.empty() && s[0] == '[') {
       std::size_t close = s.find(']');
       if (close == std::string::npos || close + 2 > s.size() || s[close + 1] != ':')

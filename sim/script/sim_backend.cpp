@@ -1,6 +1,7 @@
 #include "sim/script/sim_backend.hpp"
 
 #include <cstdio>
+#include <utility>
 
 #include "engine/engine.hpp"
 #include "sim/guest.hpp"
@@ -54,8 +55,8 @@ class SimBackend::Guest final : public GuestStack {
   std::deque<CapturedFrame> rx_;
 };
 
-SimBackend::SimBackend(const core::Config& cfg, const core::NetInfo& net, const SimBackendOptions& o)
-    : cfg_(cfg),
+SimBackend::SimBackend(core::Config cfg, const core::NetInfo& net, const SimBackendOptions& o)
+    : cfg_(std::move(cfg)),
       net_(net),
       world_(o.seed, kEventCapacity),
       link_(world_, link_config(net)),

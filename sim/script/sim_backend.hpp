@@ -36,8 +36,10 @@ struct SimBackendOptions {
 class SimBackend final : public Backend {
  public:
   // `cfg` and `net` are copied: the engine keeps references to them.
-  SimBackend(const core::Config& cfg, const core::NetInfo& net, const SimBackendOptions& o);
+  SimBackend(core::Config cfg, const core::NetInfo& net, const SimBackendOptions& o);
   ~SimBackend() override;
+  SimBackend(const SimBackend&) = delete;
+  SimBackend& operator=(const SimBackend&) = delete;
 
   // Engine start-up failure (e.g. a -t listener that cannot bind).
   const std::string& setup_error() const { return setup_error_; }

@@ -91,7 +91,8 @@ Err errno_err(int e) {
 }
 
 std::string tail_file(const std::string& path, std::size_t max_lines) {
-  std::string text, err;
+  std::string text;
+  std::string err;
   if (!read_text_file(path, text, err)) return "";
   std::vector<std::string> lines;
   std::size_t pos = 0;
@@ -118,6 +119,7 @@ int run_wait(const std::vector<std::string>& argv, const std::string& log, int t
       dup2(fd, 2);
     }
     std::vector<char*> a;
+    a.reserve(argv.size() + 1);
     for (const std::string& s : argv) a.push_back(const_cast<char*>(s.c_str()));
     a.push_back(nullptr);
     execv(a[0], a.data());
@@ -135,7 +137,8 @@ int run_wait(const std::vector<std::string>& argv, const std::string& log, int t
 }
 
 long read_pid(const std::string& path) {
-  std::string t, err;
+  std::string t;
+  std::string err;
   if (!read_text_file(path, t, err)) return -1;
   return std::strtol(t.c_str(), nullptr, 10);
 }
@@ -172,6 +175,8 @@ struct Options {
 class RealBackend final : public Backend {
  public:
   explicit RealBackend(bool qemu) : qemu_(qemu) {}
+  RealBackend(const RealBackend&) = delete;
+  RealBackend& operator=(const RealBackend&) = delete;
   ~RealBackend() override {
     for (int fd : socks_)
       if (fd >= 0) close(fd);
@@ -260,7 +265,8 @@ class RealBackend final : public Backend {
     const bool v6 = at.any || at.v6;
     int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno_err(errno);
-    int one = 1, zero = 0;
+    int one = 1;
+    int zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (at.any) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
     sockaddr_storage ss{};
@@ -300,7 +306,7 @@ class RealBackend final : public Backend {
     sockaddr_storage ss{};
     socklen_t len = fill(to, &ss, false);
     if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0 && errno != EINPROGRESS) {
-      conn_err_.push_back({fd, errno_err(errno)});
+      conn_err_.emplace_back(fd, errno_err(errno));
     }
     socks_.push_back(fd);
     return fd;
@@ -315,7 +321,7 @@ class RealBackend final : public Backend {
     socklen_t l = sizeof(e);
     getsockopt(h, SOL_SOCKET, SO_ERROR, &e, &l);
     Err r = e == 0 ? Err::none : errno_err(e);
-    conn_err_.push_back({h, r});
+    conn_err_.emplace_back(h, r);
     return r;
   }
 
@@ -339,7 +345,7 @@ class RealBackend final : public Backend {
     for (int k = 0; k < 250; k++) {
       int q = 0;
       if (ioctl(h, SIOCOUTQ, &q) < 0 || q == 0) return;
-      timespec ts{0, 200 * 1000};
+      timespec ts{0, 200L * 1000};
       nanosleep(&ts, nullptr);
     }
   }
@@ -392,7 +398,7 @@ class RealBackend final : public Backend {
 
   Result<std::size_t> host_udp_send(int h, const HostAddr& to, Bytes data) override {
     sockaddr_storage ss{};
-    socklen_t len;
+    socklen_t len = 0;
     if (!to.v6 && is_udp6(h)) {
       // IPv4 from a dual-stack socket: the v4-mapped address.
       auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
@@ -450,7 +456,7 @@ class RealBackend final : public Backend {
     for (int tries = 0; tries < 8; tries++) {
       ssize_t n = recv(nl_fd_, buf, sizeof(buf), 0);
       if (n < static_cast<ssize_t>(sizeof(nlmsghdr))) return ~u64{0};
-      nlmsghdr h;
+      nlmsghdr h{};
       std::memcpy(&h, buf, sizeof(h));
       if (h.nlmsg_seq != nl_seq_) continue;  // a late answer to an earlier request
       if (h.nlmsg_type != RTM_NEWLINK || h.nlmsg_len > static_cast<u32>(n)) return ~u64{0};
@@ -461,7 +467,7 @@ class RealBackend final : public Backend {
         const u16 type = static_cast<u16>(buf[off + 2] | (buf[off + 3] << 8));
         if (len < 4 || off + len > h.nlmsg_len) break;
         if (type == IFLA_STATS64 && len >= 4 + sizeof(rtnl_link_stats64)) {
-          rtnl_link_stats64 st;
+          rtnl_link_stats64 st{};
           std::memcpy(&st, buf + off + 4, sizeof(st));
           return st.tx_packets + st.tx_dropped;
         }
@@ -572,7 +578,8 @@ struct NsHolder {
   int ctl = -1;  // write end: closing it ends the holder
 
   bool start(std::string& err) {
-    int ready[2], hold[2];
+    int ready[2];
+    int hold[2];
     if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(hold, O_CLOEXEC) < 0) {
       err = "pipe";
       return false;
@@ -591,13 +598,13 @@ struct NsHolder {
         for (const char* p : {"/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6"}) {
           int fd = open(p, O_WRONLY | O_CLOEXEC);
           if (fd >= 0) {
-            (void)!write(fd, "1", 1);
+            (void)(write(fd, "1", 1) == 1);  // best effort, result ignored on purpose
             close(fd);
           }
         }
       }
-      (void)!write(ready[1], &ok, 1);
-      char c;
+      (void)(write(ready[1], &ok, 1) == 1);  // the parent reads EOF as failure
+      char c = 0;
       while (read(hold[0], &c, 1) > 0) {
       }
       _exit(0);
@@ -714,7 +721,7 @@ Outcome run_one(const Options& o, const std::string& path, const Script& s, core
   const std::string sock = dir + "/passt.socket";
   NsHolder holder;
   std::vector<std::string> plumbing = {"-P", pidf, "-l", log};
-  if (o.debug) plumbing.push_back("-d");
+  if (o.debug) plumbing.emplace_back("-d");
   if (pasta) {
     std::string err;
     if (!holder.start(err)) {
@@ -727,7 +734,8 @@ Outcome run_one(const Options& o, const std::string& path, const Script& s, core
   }
   EffectiveConfig ec = parse_config(s, mode, plumbing);
   os::HostTemplate tmpl;
-  std::string err, resolv;
+  std::string err;
+  std::string resolv;
   if (ec.ok && !discover(ec.cfg, tmpl, err)) {
     ec.ok = false;
     ec.error = err;
@@ -874,10 +882,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string root = bt.data();
-  int passed = 0, failed = 0, skipped = 0, n = 0;
+  int passed = 0;
+  int failed = 0;
+  int skipped = 0;
+  int n = 0;
   const i64 start = mono_ns();
   for (const std::string& path : collect_scripts(paths)) {
-    std::string text, err;
+    std::string text;
+    std::string err;
     if (!read_text_file(path, text, err)) {
       std::printf("FAIL %s: %s\n", path.c_str(), err.c_str());
       failed++;
@@ -930,7 +942,7 @@ int main(int argc, char** argv) {
   }
   std::printf("%d passed, %d failed, %d skipped (%s s)\n", passed, failed, skipped,
               fmt_secs(mono_ns() - start).c_str());
-  if (failed == 0) (void)!system(("rm -rf '" + root + "'").c_str());
+  if (failed == 0) (void)(system(("rm -rf '" + root + "'").c_str()) == 0);  // best effort clean-up
   else std::printf("logs in %s\n", root.c_str());
   return failed == 0 ? 0 : 1;
 }

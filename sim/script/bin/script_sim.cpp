@@ -75,7 +75,9 @@ void usage() {
 
 int main(int argc, char** argv) {
   u8 modes = kModePasst | kModePasta;
-  bool trace = false, pending = false, check_only = false;
+  bool trace = false;
+  bool pending = false;
+  bool check_only = false;
   u64 seed = 1;
   std::vector<std::string> paths;
   for (int i = 1; i < argc; i++) {
@@ -108,9 +110,12 @@ int main(int argc, char** argv) {
   set_check_hook(check_hook);
   const os::HostTemplate tmpl = harness_template();
   const core::ResolvConf rc = core::parse_resolv_conf(kResolvConf);
-  int failed = 0, passed = 0, skipped = 0;
+  int failed = 0;
+  int passed = 0;
+  int skipped = 0;
   for (const std::string& path : collect_scripts(paths)) {
-    std::string text, err;
+    std::string text;
+    std::string err;
     if (!read_text_file(path, text, err)) {
       std::printf("FAIL %s: %s\n", path.c_str(), err.c_str());
       failed++;
