@@ -103,9 +103,9 @@ void EchoEngine::set_interest(Flow& f, u32 want) noexcept {
 
 void EchoEngine::finish(Flow& f) noexcept {
   if (f.plan.kind == FlowKind::tcp_inbound) {
-    for (std::size_t k = 0; k < kMaxClients; k++) {
-      if (f.child[k].open) p_.net.close(f.child[k].sock);
-      f.child[k].open = false;
+    for (Child& ch : f.child) {
+      if (ch.open) p_.net.close(ch.sock);
+      ch.open = false;
     }
   }
   if (f.sock.valid()) p_.net.close(f.sock);
@@ -370,14 +370,16 @@ bool EchoEngine::tcp_read(Flow& f, u32 events) noexcept {
         fail(f, "unexpected %zu bytes from a peer that sends nothing", *r);
         return false;
       }
-      if (k == FlowKind::tcp_echo && f.rcvd + off + *r > f.sent) {
-        fail(f, "echo returned more than was sent (%llu > %llu)",
-             static_cast<unsigned long long>(f.rcvd + off + *r), static_cast<unsigned long long>(f.sent));
+      const u64 got = f.rcvd + off + *r;
+      if (k == FlowKind::tcp_echo && got > f.sent) {
+        fail(f, "echo returned more than was sent (%llu > %llu)", static_cast<unsigned long long>(got),
+             static_cast<unsigned long long>(f.sent));
         return false;
       }
       const std::size_t bad = check_pattern(stream, f.rcvd + off, Bytes(io_.get() + off, *r));
       if (bad != *r) {
-        fail(f, "byte %llu of the stream is wrong", static_cast<unsigned long long>(f.rcvd + off + bad));
+        const u64 at = f.rcvd + off + bad;
+        fail(f, "byte %llu of the stream is wrong", static_cast<unsigned long long>(at));
         return false;
       }
       off += *r;

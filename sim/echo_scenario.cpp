@@ -127,19 +127,19 @@ const char* EchoGuestChecker::check(World& w) noexcept {
   // A frame corrupted on the way to the engine is bounced, and the bounce
   // may be duplicated on the way back: each duplicate can show the guest the
   // same corruption once more (seed 1218 found this).
-  const u64 may_see = a.corrupted + b.corrupted + b.duplicated;
+  const u64 corrupted = a.corrupted + b.corrupted;
+  const u64 may_see = corrupted + b.duplicated;
   if (g_.corrupted_seen() > may_see) {
     std::snprintf(buf_, sizeof(buf_),
                   "guest saw %llu corrupted frames, the link corrupted %llu (+%llu duplicated back)",
-                  static_cast<unsigned long long>(g_.corrupted_seen()),
-                  static_cast<unsigned long long>(a.corrupted + b.corrupted),
+                  static_cast<unsigned long long>(g_.corrupted_seen()), static_cast<unsigned long long>(corrupted),
                   static_cast<unsigned long long>(b.duplicated));
     return buf_;
   }
-  if (g_.dups_seen() > a.duplicated + b.duplicated) {
+  const u64 duplicated = a.duplicated + b.duplicated;
+  if (g_.dups_seen() > duplicated) {
     std::snprintf(buf_, sizeof(buf_), "guest saw %llu duplicates, the link made %llu",
-                  static_cast<unsigned long long>(g_.dups_seen()),
-                  static_cast<unsigned long long>(a.duplicated + b.duplicated));
+                  static_cast<unsigned long long>(g_.dups_seen()), static_cast<unsigned long long>(duplicated));
     return buf_;
   }
   if (!l_.ever_reordered() && g_.order_violations() > 0) return "frame order changed without reordering";

@@ -2,6 +2,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <memory>
 
 #include "sim/pattern.hpp"
 #include "util/check.hpp"
@@ -200,12 +201,12 @@ SimHostNet::SimHostNet(World& world, const HostNetConfig& cfg)
   if (cfg_.sndbuf_default > cfg_.buf_cap) cfg_.sndbuf_default = cfg_.buf_cap;
   if (cfg_.rcvbuf_default > cfg_.buf_cap) cfg_.rcvbuf_default = cfg_.buf_cap;
   if (cfg_.seg_max == 0) cfg_.seg_max = 65536;
-  socks_.reset(new SockRec[cfg_.max_sockets]);
-  conns_.reset(new Conn[cfg_.max_conns > 0 ? cfg_.max_conns : 1]);
-  dqs_.reset(new DgramQueue[cfg_.max_dgram_socks > 0 ? cfg_.max_dgram_socks : 1]);
-  services_.reset(new Service[cfg_.max_services > 0 ? cfg_.max_services : 1]);
+  socks_ = std::make_unique<SockRec[]>(cfg_.max_sockets);
+  conns_ = std::make_unique<Conn[]>(cfg_.max_conns > 0 ? cfg_.max_conns : 1);
+  dqs_ = std::make_unique<DgramQueue[]>(cfg_.max_dgram_socks > 0 ? cfg_.max_dgram_socks : 1);
+  services_ = std::make_unique<Service[]>(cfg_.max_services > 0 ? cfg_.max_services : 1);
   scratch_.reset(new u8[kScratch]);
-  pending_.reset(new Pending[cfg_.events_per_poll]);
+  pending_ = std::make_unique<Pending[]>(cfg_.events_per_poll);
   watched_.reset(new u32[cfg_.max_sockets]);
   const std::size_t cap = cfg_.buf_cap;
   const std::size_t total = static_cast<std::size_t>(cfg_.max_conns) * 4 * cap +
@@ -221,7 +222,7 @@ SimHostNet::SimHostNet(World& world, const HostNetConfig& cfg)
     }
   }
   static_assert(sizeof(Dgram) <= 64);
-  dgram_hdrs_.reset(new Dgram[static_cast<std::size_t>(cfg_.max_dgram_socks) * cfg_.dgram_queue + 1]);
+  dgram_hdrs_ = std::make_unique<Dgram[]>(static_cast<std::size_t>(cfg_.max_dgram_socks) * cfg_.dgram_queue + 1);
   for (u32 i = 0; i < cfg_.max_dgram_socks; i++) {
     dqs_[i].bytes.init(p, cap);
     p += cap;
@@ -1372,8 +1373,9 @@ void SimHostNet::peer_consume(u32 ci, u8 side, std::size_t n) noexcept {
       if (bad != run.size()) {
         e.peer_bad = true;
         totals_.peer_mismatches++;
+        const u64 at = e.read + done + bad;
         violate("%s peer on conn %u: byte %llu of stream %llu is wrong", peer_kind_name(e.peer.kind),
-                ci, static_cast<unsigned long long>(e.read + done + bad),
+                ci, static_cast<unsigned long long>(at),
                 static_cast<unsigned long long>(e.peer.expect_stream));
         break;
       }
@@ -1703,8 +1705,8 @@ Result<std::size_t> SimHostNet::send_batch(Sock s, std::span<const ports::SendSl
     Err err = Err::none;
     if (len > limit || len > kScratch) err = Err::msg_size;
     else if (m.to == nullptr && !r->has_remote) err = Err::not_connected;
-    else if (m.to != nullptr && !family_ok(*r, m.to->addr)) err = Err::invalid;
-    else if (r->type == SockType::ping && len < 8) err = Err::invalid;
+    else if ((m.to != nullptr && !family_ok(*r, m.to->addr)) || (r->type == SockType::ping && len < 8))
+      err = Err::invalid;
     if (err != Err::none) {
       if (sent == 0) return err;
       break;

@@ -147,6 +147,8 @@ class SimHostNet final : public ports::HostNet, public Actor, public EngineFeed 
 
   SimHostNet(World& world, const HostNetConfig& cfg);
   ~SimHostNet() override;
+  SimHostNet(const SimHostNet&) = delete;
+  SimHostNet& operator=(const SimHostNet&) = delete;
   const HostNetConfig& config() const noexcept { return cfg_; }
 
   // --- remote world (scenarios) ---------------------------------------------------

@@ -238,6 +238,9 @@ class FlowChecker final : public Checker {
 
 class IcmpScenario final : public Scenario, public Actor, public GuestStack {
  public:
+  IcmpScenario() = default;
+  IcmpScenario(const IcmpScenario&) = delete;
+  IcmpScenario& operator=(const IcmpScenario&) = delete;
   ~IcmpScenario() override {
     if (log_) set_log_sink(nullptr);
     if (engine_) add_coverage();
@@ -617,7 +620,7 @@ void IcmpScenario::setup(SimEnv& env) {
     set_log_sink(log_.get());
     set_log_level(LogLevel::trace);
   }
-  recs_.reset(new Rec[kMaxRecs]);
+  recs_ = std::make_unique<Rec[]>(kMaxRecs);
   frame_.reset(new u8[static_cast<std::size_t>(mtu_) + wire::kEthHeaderLen]);
   input_ = std::make_unique<InputCounter>(*this);
   tap_ = std::make_unique<FrameChecker>(*this, env.link, mtu_);

@@ -3,6 +3,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "sim/pattern.hpp"
 #include "util/check.hpp"
@@ -25,10 +26,10 @@ SimLink::SimLink(World& world, const LinkConfig& cfg)
   PASST_CHECK(cfg_.pool_frames > 0 && cfg_.max_batch > 0 && cfg_.queue_frames > 0);
   const std::size_t n = cfg_.pool_frames;
   arena_.reset(new u8[n * slot_size_]);
-  slots_.reset(new Slot[n]);
+  slots_ = std::make_unique<Slot[]>(n);
   free_.reset(new u32[n]);
   inbound_.reset(new u32[n]);
-  batch_.reset(new Bytes[cfg_.max_batch]);
+  batch_ = std::make_unique<Bytes[]>(cfg_.max_batch);
   batch_slots_.reset(new u32[cfg_.max_batch]);
   for (std::size_t i = 0; i < n; i++) {
     slots_[i].data = arena_.get() + i * slot_size_;

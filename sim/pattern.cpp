@@ -24,7 +24,7 @@ inline u64 rotl(u64 x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
 u64 hash_bytes(u64 h, const u8* p, std::size_t n) noexcept {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    u64 w;
+    u64 w = 0;
     std::memcpy(&w, p + i, 8);
     h = rotl((h ^ w) * 0x9e3779b97f4a7c15ULL, 29) + 0x632be59bd9b4e019ULL;
   }

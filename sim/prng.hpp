@@ -24,7 +24,7 @@ namespace passt::sim {
 // One step of splitmix64: advances `state`, returns the next output.
 u64 splitmix64(u64& state) noexcept;
 // A stateless 64-bit mixer (splitmix64's finaliser).
-u64 mix64(u64 x) noexcept;
+u64 mix64(u64 z) noexcept;
 
 // Parts per million, the unit of every probability knob.
 inline constexpr u32 kPpm = 1000000;
@@ -65,7 +65,7 @@ class Prng {
   Prng fork(u64 label) noexcept;
 
  private:
-  u64 s_[4];
+  u64 s_[4]{};
 };
 
 // Parses a seed: a decimal u64, "0x" + up to 16 hex digits, or a 40-digit hex

@@ -13,7 +13,7 @@ namespace {
 constexpr std::size_t kMaxScenarios = 32;
 
 struct Registry {
-  ScenarioEntry entries[kMaxScenarios];
+  ScenarioEntry entries[kMaxScenarios]{};
   std::size_t n = 0;
   bool seeded = false;
 };

@@ -234,7 +234,9 @@ void print_services_plan(std::FILE* out, const ServicesPlan& p) noexcept {
   const core::NetInfo& n = p.net;
   const RefGuestConfig& g = p.guest;
   std::fprintf(out, "    net: our_mac=%s mtu=%u services{dhcp=%d ndp=%d ra=%d dhcpv6=%d dns=%d search=%d}\n",
-               to_text(n.our_mac).c_str(), n.mtu, n.dhcp, n.ndp, n.ra, n.dhcpv6, n.dhcp_dns, n.dhcp_search);
+               to_text(n.our_mac).c_str(), n.mtu, static_cast<int>(n.dhcp), static_cast<int>(n.ndp),
+               static_cast<int>(n.ra), static_cast<int>(n.dhcpv6), static_cast<int>(n.dhcp_dns),
+               static_cast<int>(n.dhcp_search));
   if (n.v4.enabled) {
     std::fprintf(out, "    v4: addr=%s/%u gw=%s (%s subnet) our=%s dns=", to_text(n.v4.addr).c_str(),
                  n.v4.prefix_len, to_text(n.v4.gateway).c_str(),
@@ -258,14 +260,17 @@ void print_services_plan(std::FILE* out, const ServicesPlan& p) noexcept {
   std::fprintf(out, "\n");
   std::fprintf(out,
                "    guest: mac=%s v4=%d v6=%d scale=%gppm max_rt=%s bcast=%d rapid4=%d client_id=%d prl=",
-               to_text(g.mac).c_str(), g.v4, g.v6, static_cast<double>(g.scale_ppm), fmt_dur(g.max_rt).buf,
-               g.dhcp4_broadcast, g.dhcp4_rapid_commit, g.dhcp4_client_id);
+               to_text(g.mac).c_str(), static_cast<int>(g.v4), static_cast<int>(g.v6),
+               static_cast<double>(g.scale_ppm), fmt_dur(g.max_rt).buf,
+               static_cast<int>(g.dhcp4_broadcast), static_cast<int>(g.dhcp4_rapid_commit),
+               static_cast<int>(g.dhcp4_client_id));
   for (u8 c : g.dhcp4_prl) std::fprintf(out, "%u,", c);
   std::fprintf(out,
                " arp_probe=%d static4=%d static6=%d rs_from_any=%d dad=%u duid=%s rapid6=%d iaid=%u "
                "restart=%s\n",
-               g.arp_probe, g.static_gw4.has_value(), g.static_router6.has_value(), g.rs_from_unspecified,
-               g.dad_transmits, g.duid_llt ? "llt" : "ll", g.dhcp6_rapid_commit, g.iaid,
+               static_cast<int>(g.arp_probe), static_cast<int>(g.static_gw4.has_value()),
+               static_cast<int>(g.static_router6.has_value()), static_cast<int>(g.rs_from_unspecified),
+               g.dad_transmits, g.duid_llt ? "llt" : "ll", static_cast<int>(g.dhcp6_rapid_commit), g.iaid,
                liveness_restart_name(p.restart));
   if (p.await_unsolicited_ra) std::fprintf(out, "    liveness: waits for an unsolicited RA\n");
 }
@@ -303,6 +308,7 @@ core::Config services_config_of(const core::NetInfo& n) {
 namespace {
 
 struct Out {
+  Out(char* b, std::size_t n) noexcept : buf(b), len(n) {}
   char* buf;
   std::size_t len;
   const char* say(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3))) {
@@ -444,13 +450,14 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
       const bool dns_ok = n.dhcp_dns ? same_list(L.dns, n.v4.dns) : L.dns.empty();
       if (!dns_ok)
         return o.say("DHCPv4 DNS: %zu servers (first %s), configured %zu (dhcp_dns %d)", L.dns.size(),
-                     L.dns.empty() ? "-" : to_text(L.dns[0]).c_str(), n.v4.dns.size(), n.dhcp_dns);
+                     L.dns.empty() ? "-" : to_text(L.dns[0]).c_str(), n.v4.dns.size(), static_cast<int>(n.dhcp_dns));
       const std::size_t min_names = n.dhcp_search ? dhcp4_names_that_fit(n, gc, search) : 0;
       const bool search_ok = n.dhcp_search ? is_prefix(L.search, search) && L.search.size() >= min_names
                                            : L.search.empty();
       if (!search_ok)
         return o.say("DHCPv4 search list [%s], configured [%s] (dhcp_search %d, at least %zu names fit)",
-                     names_text(L.search, t1, sizeof(t1)), names_text(search, t2, sizeof(t2)), n.dhcp_search,
+                     names_text(L.search, t1, sizeof(t1)), names_text(search, t2, sizeof(t2)),
+                     static_cast<int>(n.dhcp_search),
                      min_names);
     }
     const std::optional<Ipv4Addr> gw = g.gateway4();
@@ -471,13 +478,16 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
     const bool want_ra = want_ndp && n.ra;
     const bool want_d6 = n.v6.enabled && n.dhcpv6;
     if (!want_ra && c.ra_rx != 0)
-      return o.say("RA is off (v6 %d, ndp %d, ra %d) but the guest got %llu RAs", n.v6.enabled, n.ndp, n.ra,
+      return o.say("RA is off (v6 %d, ndp %d, ra %d) but the guest got %llu RAs", static_cast<int>(n.v6.enabled),
+                   static_cast<int>(n.ndp), static_cast<int>(n.ra),
                    static_cast<unsigned long long>(c.ra_rx));
     if (!want_ndp && c.na_rx != 0)
-      return o.say("NDP is off (v6 %d, ndp %d) but the guest got %llu NAs", n.v6.enabled, n.ndp,
+      return o.say("NDP is off (v6 %d, ndp %d) but the guest got %llu NAs", static_cast<int>(n.v6.enabled),
+                   static_cast<int>(n.ndp),
                    static_cast<unsigned long long>(c.na_rx));
     if (!want_d6 && c.dhcp6_rx != 0)
-      return o.say("DHCPv6 is off (v6 %d, dhcpv6 %d) but the guest got %llu replies", n.v6.enabled, n.dhcpv6,
+      return o.say("DHCPv6 is off (v6 %d, dhcpv6 %d) but the guest got %llu replies", static_cast<int>(n.v6.enabled),
+                   static_cast<int>(n.dhcpv6),
                    static_cast<unsigned long long>(c.dhcp6_rx));
     if (what.dad && c.dad_failures - (what.final ? m.dad_failures : 0) != 0)
       return o.say("DAD failed %llu times: something answered the guest's probes",
@@ -491,8 +501,9 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
       if (!(ra.router == n.v6.our_tap_ll))
         return o.say("RA router %s, expected %s", to_text(ra.router).c_str(), to_text(n.v6.our_tap_ll).c_str());
       if (ra.router_lifetime != 65535 || !ra.managed || ra.other)
-        return o.say("RA router lifetime %u, M=%d O=%d; expected 65535, M=1 O=0", ra.router_lifetime, ra.managed,
-                     ra.other);
+        return o.say("RA router lifetime %u, M=%d O=%d; expected 65535, M=1 O=0", ra.router_lifetime,
+                     static_cast<int>(ra.managed),
+                     static_cast<int>(ra.other));
       if (!ra.router_mac || !(*ra.router_mac == n.our_mac))
         return o.say("RA source link-layer address %s, expected %s",
                      ra.router_mac ? to_text(*ra.router_mac).c_str() : "none", to_text(n.our_mac).c_str());
@@ -508,11 +519,12 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
       const bool rdnss_ok = rdnss_on ? same_list(ra.rdnss, n.v6.dns) : ra.rdnss.empty();
       if (!rdnss_ok)
         return o.say("RDNSS: %zu servers (first %s), configured %zu (dhcp_dns %d)", ra.rdnss.size(),
-                     ra.rdnss.empty() ? "-" : to_text(ra.rdnss[0]).c_str(), n.v6.dns.size(), n.dhcp_dns);
+                     ra.rdnss.empty() ? "-" : to_text(ra.rdnss[0]).c_str(), n.v6.dns.size(),
+                     static_cast<int>(n.dhcp_dns));
       const bool dnssl_ok = rdnss_on && n.dhcp_search ? same_names(ra.dnssl, search) : ra.dnssl.empty();
       if (!dnssl_ok)
         return o.say("DNSSL [%s], expected [%s] (rdnss %d, dhcp_search %d)", names_text(ra.dnssl, t1, sizeof(t1)),
-                     names_text(search, t2, sizeof(t2)), rdnss_on, n.dhcp_search);
+                     names_text(search, t2, sizeof(t2)), static_cast<int>(rdnss_on), static_cast<int>(n.dhcp_search));
       const Addr6& s = g.slaac();
       const Ipv6Addr want_slaac = RefGuest::with_iid(want_prefix, gc.mac);
       if (what.final && s.state != AddrState::preferred)
@@ -526,7 +538,7 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
     if (what.config && g.router6_mac_na() &&
         (!(*g.router6_mac_na() == n.our_mac) || !g.router6_is_router()))
       return o.say("NA: router is at %s (R=%d), expected %s (R=1)", to_text(*g.router6_mac_na()).c_str(),
-                   g.router6_is_router(), to_text(n.our_mac).c_str());
+                   static_cast<int>(g.router6_is_router()), to_text(n.our_mac).c_str());
     const Dhcp6State& d6 = g.dhcp6();
     if (what.final && want_d6 && (d6.phase != Dhcp6Phase::bound || !d6.have_lease))
       return o.say("DHCPv6 client not bound (%s)", dhcp6_phase_name(d6.phase));
@@ -541,11 +553,12 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
       const bool dns_ok = n.dhcp_dns ? same_list(L.dns, n.v6.dns) : L.dns.empty();
       if (!dns_ok)
         return o.say("DHCPv6 DNS: %zu servers (first %s), configured %zu (dhcp_dns %d)", L.dns.size(),
-                     L.dns.empty() ? "-" : to_text(L.dns[0]).c_str(), n.v6.dns.size(), n.dhcp_dns);
+                     L.dns.empty() ? "-" : to_text(L.dns[0]).c_str(), n.v6.dns.size(), static_cast<int>(n.dhcp_dns));
       const bool dom_ok = n.dhcp_search ? same_names(L.domains, search) : L.domains.empty();
       if (!dom_ok)
         return o.say("DHCPv6 domain list [%s], configured [%s] (dhcp_search %d)",
-                     names_text(L.domains, t1, sizeof(t1)), names_text(search, t2, sizeof(t2)), n.dhcp_search);
+                     names_text(L.domains, t1, sizeof(t1)), names_text(search, t2, sizeof(t2)),
+                     static_cast<int>(n.dhcp_search));
       if (what.final && g.dhcp6_addr().state != AddrState::preferred)
         return o.say("DHCPv6 address %s is %s", to_text(L.addr).c_str(), addr_state_name(g.dhcp6_addr().state));
     }

@@ -99,8 +99,10 @@ struct TcpGuest::Seg {
 };
 
 TcpGuest::TcpGuest(const TcpGuestConfig& cfg, Prng rng)
-    : cfg_(cfg), rng_(rng), conns_(new Conn[cfg.max_conns > 0 ? cfg.max_conns : 1]) {
-  frame_cap_ = static_cast<std::size_t>(cfg_.mtu) + wire::kEthHeaderLen;
+    : cfg_(cfg),
+      rng_(rng),
+      conns_(new Conn[cfg.max_conns > 0 ? cfg.max_conns : 1]),
+      frame_cap_(static_cast<std::size_t>(cfg_.mtu) + wire::kEthHeaderLen) {
   frame_.reset(new u8[frame_cap_]);
 }
 
@@ -567,10 +569,11 @@ void TcpGuest::take_data(Conn& c, const Seg& s, Instant now) noexcept {
   if (take > 0 && c.app.verify) {
     const Bytes b = s.payload.subspan(skip, take);
     const std::size_t bad = check_pattern(c.app.recv_stream, c.rcv_nxt, b);
-    if (bad != b.size())
+    if (bad != b.size()) {
+      const u64 at = c.rcv_nxt + bad;
       violate("tag %u port %u: received byte %llu of stream %llu is wrong", c.app.tag, c.lport,
-              static_cast<unsigned long long>(c.rcv_nxt + bad),
-              static_cast<unsigned long long>(c.app.recv_stream));
+              static_cast<unsigned long long>(at), static_cast<unsigned long long>(c.app.recv_stream));
+    }
   }
   c.rcv_nxt += take;
   tags_[c.app.tag % kMaxTags].bytes_in += take;

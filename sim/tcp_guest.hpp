@@ -134,6 +134,8 @@ class TcpGuest final : public GuestStack {
 
   TcpGuest(const TcpGuestConfig& cfg, Prng rng);
   ~TcpGuest() override;
+  TcpGuest(const TcpGuest&) = delete;
+  TcpGuest& operator=(const TcpGuest&) = delete;
 
   // Opens a connection now (or at the next chance if the link is busy).
   // False if the table is full.

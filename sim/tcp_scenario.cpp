@@ -185,9 +185,10 @@ class FrameChecker final : public ports::TapPort, public Checker {
     if (t.window() != m.wnd_field) {
       fail("flow %u: window field %u, the mirror says %u (snd_wnd=%u has=%d sndbuf=%u local=%d est=%d "
            "ws=%u flags=%#x)",
-           s.flow, t.window(), m.wnd_field, info ? info->snd_wnd : 0, info ? info->has_snd_wnd : 0,
-           c->sndbuf, c->flag(proto::tcp_flag_conn::local) || c->flag(proto::tcp_flag_conn::low_rtt),
-           c->has(proto::tcp_ev::established), c->ws_to_tap, t.flags());
+           s.flow, t.window(), m.wnd_field, info ? info->snd_wnd : 0,
+           info ? static_cast<int>(info->has_snd_wnd) : 0, c->sndbuf,
+           static_cast<int>(c->flag(proto::tcp_flag_conn::local) || c->flag(proto::tcp_flag_conn::low_rtt)),
+           static_cast<int>(c->has(proto::tcp_ev::established)), c->ws_to_tap, t.flags());
       return;
     }
     if (!t.has(wire::tcp_flag::ack) || s.flow >= ntracks_) return;
@@ -274,6 +275,9 @@ TcpCoverage g_coverage;
 
 class TcpScenario final : public Scenario, public Actor {
  public:
+  TcpScenario() = default;
+  TcpScenario(const TcpScenario&) = delete;
+  TcpScenario& operator=(const TcpScenario&) = delete;
   ~TcpScenario() override {
     if (log_) set_log_sink(nullptr);
     if (engine_) add_coverage();

@@ -17,8 +17,7 @@ constexpr Duration kLinkRetry = Duration::millis(1);
 }  // namespace
 
 UdpGuest::UdpGuest(const UdpGuestConfig& cfg, UdpGuestHandler& handler)
-    : cfg_(cfg), handler_(handler) {
-  frame_cap_ = static_cast<std::size_t>(cfg_.mtu) + wire::kEthHeaderLen;
+    : cfg_(cfg), handler_(handler), frame_cap_(static_cast<std::size_t>(cfg_.mtu) + wire::kEthHeaderLen) {
   if (cfg_.backlog == 0) cfg_.backlog = 1;
   q_.reset(new u8[frame_cap_ * cfg_.backlog]);
   qlen_.reset(new u32[cfg_.backlog]);

@@ -76,6 +76,8 @@ class UdpGuest final : public GuestStack {
 
   UdpGuest(const UdpGuestConfig& cfg, UdpGuestHandler& handler);
   ~UdpGuest() override;
+  UdpGuest(const UdpGuest&) = delete;
+  UdpGuest& operator=(const UdpGuest&) = delete;
 
   // Returns the app index, or ~0 if the table is full.
   u32 add_app(const UdpGuestApp& a) noexcept;

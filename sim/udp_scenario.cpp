@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "core/config.hpp"
@@ -69,7 +70,7 @@ InAny loopback(bool v6) noexcept {
   return v6 ? InAny::from(Ipv6Addr::loopback()) : InAny::from(Ipv4Addr::loopback());
 }
 
-u64 stream_of(u32 plan, u8 dir) noexcept { return 0x75000000ULL + plan * 4 + dir; }
+u64 stream_of(u32 plan, u8 dir) noexcept { return 0x75000000ULL + u64{plan} * 4 + dir; }
 
 struct Header {
   u32 plan = 0;
@@ -170,7 +171,7 @@ class UdpScenario;
 // Engine output: a TapPort decorator.
 class OutTap final : public ports::TapPort {
  public:
-  OutTap(UdpScenario& s, SimLink& link, const UdpHooks& h) noexcept
+  OutTap(UdpScenario& s, SimLink& link, const UdpHooks& h)
       : s_(s), link_(link), hooks_(h), scratch_(new u8[65536 + 64]) {}
   std::size_t send(std::span<const Bytes> frames) noexcept override;
   bool connected() const noexcept override { return link_.connected(); }
@@ -221,6 +222,8 @@ class Check final : public Checker {
 class UdpScenario final : public Scenario, public Actor, public UdpGuestHandler, public UdpPeerObserver {
  public:
   explicit UdpScenario(const UdpHooks& h) noexcept : hooks_(h) {}
+  UdpScenario(const UdpScenario&) = delete;
+  UdpScenario& operator=(const UdpScenario&) = delete;
   ~UdpScenario() override {
     // (The runner destroys the world, link and sockets first: env_ is gone.)
     if (log_) set_log_sink(nullptr);
@@ -575,10 +578,10 @@ void UdpScenario::setup(SimEnv& env) {
     set_log_level(LogLevel::trace);
   }
   buf_.reset(new u8[65536]);
-  src_.reset(new u16[kMaxPlans * 2 * kMaxSeq]());
-  dst_.reset(new u16[kMaxPlans * 2 * kMaxSeq]());
-  shadow_ts_.reset(new Instant[sizing_.flows]());
-  shadow_live_.reset(new u8[sizing_.flows]());
+  src_ = std::make_unique<u16[]>(std::size_t{kMaxPlans} * 2 * kMaxSeq);
+  dst_ = std::make_unique<u16[]>(std::size_t{kMaxPlans} * 2 * kMaxSeq);
+  shadow_ts_ = std::make_unique<Instant[]>(sizing_.flows);
+  shadow_live_ = std::make_unique<u8[]>(sizing_.flows);
   tap_ = std::make_unique<OutTap>(*this, env.link, hooks_);
   proto::UdpOptions eopt = uopt_;
   if (hooks_.engine_idle_timeout.ns != 0) eopt.idle_timeout = hooks_.engine_idle_timeout;
@@ -688,7 +691,9 @@ void UdpScenario::send_request(u32 i, u32 seq, u8 flags) noexcept {
     len = kHdr + rng.below(64);  // small: they must fit every socket buffer
   } else if (p.oversize_ppm != 0 && rng.chance(p.oversize_ppm)) {
     const std::size_t over = tap_max(p.v6) + 1 + rng.below(100);
-    if (over <= proto::kUdpMaxDgram && over <= 65536) {
+    // A datagram of up to kUdpMaxDgram also fits the 64 KiB buffer buf_.
+    static_assert(proto::kUdpMaxDgram <= 65536);
+    if (over <= proto::kUdpMaxDgram) {
       len = over;
       flags |= kFlagOversize;
     }

@@ -109,6 +109,7 @@ class World final : public ports::Clock, public ports::Entropy {
   World(u64 seed, std::size_t event_capacity);
   World(const World&) = delete;
   World& operator=(const World&) = delete;
+  ~World() override = default;
 
   // --- ports implemented by the world ----------------------------------------
   Instant now() noexcept override { return now_; }
