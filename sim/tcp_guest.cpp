@@ -676,7 +676,7 @@ Instant TcpGuest::next_deadline() const noexcept {
     t = earliest(t, c.linger_until);
     t = earliest(t, c.retry_at);
     if (c.st == GState::established && cfg_.keepalive.ns > 0)
-      t = earliest(t, c.last_rx + cfg_.keepalive * static_cast<i64>(c.ka_sent + 1));
+      t = earliest(t, c.last_rx + cfg_.keepalive * (static_cast<i64>(c.ka_sent) + 1));
   }
   return t;
 }
@@ -716,7 +716,7 @@ void TcpGuest::on_deadline(Instant now) noexcept {
       }
     }
     if (c.st == GState::established && cfg_.keepalive.ns > 0 &&
-        c.last_rx + cfg_.keepalive * static_cast<i64>(c.ka_sent + 1) <= now) {
+        c.last_rx + cfg_.keepalive * (static_cast<i64>(c.ka_sent) + 1) <= now) {
       // SO_KEEPALIVE: an old sequence number makes the peer answer (with an
       // ACK, or with a RST if it forgot the connection).
       if (++c.ka_sent > cfg_.keepalive_probes) {
