@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
   passt::u64 first = 1;
   RunOptions opt;
   opt.program = prog;
-  for (int i = 1; i < argc; i++) {
+  // argv[i] is never null for i < argc; the loop says so for the static
+  // analyzer, which otherwise takes `v != nullptr` below as a hint that it may be.
+  for (int i = 1; i < argc && argv[i] != nullptr; i++) {
     const char* a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
     if (std::strcmp(a, "--seed") == 0 && v != nullptr) {
