@@ -161,10 +161,8 @@ void Engine::on_deadline(Instant now) noexcept {
       fwd_scan();
       timers_.set(id, now + Duration::seconds(1));
     } else if (id == timer_id(kTimerListen)) {
-      tcp_fwd_.resume(now);
-      const Instant t = tcp_fwd_.resume_at();
-      if (t.is_never()) timers_.clear(id);
-      else timers_.set(id, t > now ? t : now + Duration::millis(1));
+      tcp_fwd_.resume(now);  // due: re-arms every paused listener
+      timers_.clear(id);
     } else if (id == timer_id(kTimerSplice)) {
       splice_.periodic(now);
       timers_.set(id, now + proto::kSplicePoolInterval);

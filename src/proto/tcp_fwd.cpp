@@ -311,29 +311,22 @@ void TcpFwd::pause(u32 slot, Err e, Instant now) noexcept {
   if (!host_.watch(l.sock, 0, core::EpollRef{core::RefType::tcp_listen, slot}.pack())) return;
   l.flags |= kPaused;
   stats_.accept_paused++;
-  if (npaused_ < kMaxPaused) paused_[npaused_++] = slot;
-  else paused_all_ = true;
   if (resume_at_.is_never()) resume_at_ = now + kAcceptPause;
 }
 
 void TcpFwd::resume(Instant now) noexcept {
   if (resume_at_.is_never() || now < resume_at_) return;
-  auto rearm = [this](u32 slot) noexcept {
+  // Only at the descriptor limit, at most every kAcceptPause: a scan of
+  // the table is cheaper to keep right than a list of paused slots.
+  for (u32 slot = 0; slot < nslots_; slot++) {
     Listener& l = slots_[slot];
-    if (!l.sock.valid() || (l.flags & kPaused) == 0) return;
+    if (!l.sock.valid() || (l.flags & kPaused) == 0) continue;
     l.flags &= static_cast<u8>(~kPaused);
     // If this fails the listener stays silent; it cannot be worse than
     // spinning on it, and the log says so.
     if (!host_.watch(l.sock, ev::in, core::EpollRef{core::RefType::tcp_listen, slot}.pack()))
       LOG_WARN("TCP: can't watch the listener of port %u again", l.port);
-  };
-  if (paused_all_) {
-    for (u32 k = 0; k < nslots_; k++) rearm(k);
-  } else {
-    for (u32 k = 0; k < npaused_; k++) rearm(paused_[k]);
   }
-  npaused_ = 0;
-  paused_all_ = false;
   resume_at_ = Instant::never();
 }
 

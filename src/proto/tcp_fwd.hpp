@@ -151,13 +151,7 @@ class TcpFwd {
   u32 auto_base_[2] = {~0u, ~0u};   // first slot of an automatic direction
   RateLimit refuse_log_{Duration::seconds(10)};
   RateLimit pause_log_{Duration::seconds(10)};
-  // Paused listeners: their slots, or, past kMaxPaused, every slot is
-  // checked at resume() (paused_all_).
-  static constexpr u32 kMaxPaused = 16;
-  u32 paused_[kMaxPaused] = {};
-  u32 npaused_ = 0;
-  bool paused_all_ = false;
-  Instant resume_at_ = Instant::never();
+  Instant resume_at_ = Instant::never();  // never: no listener is paused
   TcpFwdStats stats_;
 };
 
