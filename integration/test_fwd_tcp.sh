@@ -179,27 +179,36 @@ stop_pasta
 kill "$TAKEN" 2>/dev/null || true
 
 # --- -t auto / -T auto -------------------------------------------------------------------------
+# Twice: with the scan pasta picks (socket diagnostics) and with its /proc/net
+# fallback (PASTA_NO_SOCK_DIAG); each run checks in the debug log which one
+# it used.
+auto_forwarding() {  # auto_forwarding LABEL EXPECTED-LOG-LINE
+  local what=$1 want=$2
+  start_pasta -t auto -T auto -u none -U none
+  grep -q "$want" "$PASTA_LOG" || fail "$what: pasta did not log '$want'"
+  # -T auto: the host's 9050 is bound on the namespace's loopback ...
+  wait_until 3 listening ns 9050 || fail "$what: -T auto: host port 9050 not bound in the namespace"
+  ok "$what: -T auto: the host's listening port 9050 appears in the namespace"
+  # ... and -t auto does not bind it back on the host (our own listener).
+  sleep 1.5
+  [ "$(ss -Hltnp "sport = :9050" | grep -vc socat)" = 0 ] || fail "$what: -t auto bound our own -T port 9050 on the host"
+  ok "$what: -t auto leaves our own -T listener alone"
+  ns_server 9060
+  t0=$(now_ms)
+  wait_until 3 listening host 9060 || fail "$what: -t auto: namespace port 9060 not forwarded within 3 s"
+  t1=$(now_ms)
+  log "$what: -t auto: port 9060 forwarded $((t1 - t0)) ms after the namespace bound it"
+  [ $((t1 - t0)) -le 1500 ] || fail "$what: -t auto took $((t1 - t0)) ms (upstream: scans every second)"
+  got=$(fetch "TCP:$HOST4:9060,bind=$OTHER4")
+  expect "$what: -t auto: a connection to 9060 reaches the namespace" "$(peer "$got")" "$OTHER4"
+  kill "$NS_SERVER_PID"
+  wait_until 3 not_listening host 9060 || fail "$what: -t auto: port 9060 still forwarded after it closed"
+  ok "$what: -t auto: the forward goes when the namespace's port closes"
+  stop_pasta
+}
 host_server 127.0.0.1 9050 host9050
-start_pasta -t auto -T auto -u none -U none
-# -T auto: the host's 9050 is bound on the namespace's loopback ...
-wait_until 3 listening ns 9050 || fail "-T auto: host port 9050 not bound in the namespace"
-ok "-T auto: the host's listening port 9050 appears in the namespace"
-# ... and -t auto does not bind it back on the host (our own listener).
-sleep 1.5
-[ "$(ss -Hltnp "sport = :9050" | grep -vc socat)" = 0 ] || fail "-t auto bound our own -T port 9050 on the host"
-ok "-t auto leaves our own -T listener alone"
-ns_server 9060
-t0=$(now_ms)
-wait_until 3 listening host 9060 || fail "-t auto: namespace port 9060 not forwarded within 3 s"
-t1=$(now_ms)
-log "-t auto: port 9060 forwarded $((t1 - t0)) ms after the namespace bound it"
-[ $((t1 - t0)) -le 1500 ] || fail "-t auto took $((t1 - t0)) ms (upstream: scans every second)"
-got=$(fetch "TCP:$HOST4:9060,bind=$OTHER4")
-expect "-t auto: a connection to 9060 reaches the namespace" "$(peer "$got")" "$OTHER4"
-kill "$NS_SERVER_PID"
-wait_until 3 not_listening host 9060 || fail "-t auto: port 9060 still forwarded after it closed"
-ok "-t auto: the forward goes when the namespace's port closes"
-stop_pasta
+auto_forwarding "sock_diag" "Port scan: socket diagnostics"
+PASTA_NO_SOCK_DIAG=1 auto_forwarding "/proc/net" "Port scan: /proc/net"
 
 # --- -T: the namespace's loopback to the host's ---------------------------------------------
 host_server 127.0.0.1 9070 host9070

@@ -41,6 +41,7 @@
 #include "linux/ping_group.hpp"
 #include "linux/privileges.hpp"
 #include "linux/procnet.hpp"
+#include "linux/sock_diag.hpp"
 #include "linux/qemu_stream.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/tap_fd.hpp"
@@ -417,13 +418,27 @@ int run(Runtime& rt, int, char**) {
   sizing.tap_l4_csum_offload = tap_offload;
   sizing.tap_gso = tap_offload && !pcap.active();  // PcapTap passes no GSO sizes on
   engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, sizing, tcp_opt);
-  // pasta "auto" forwarding reads the bound ports of both namespaces.
-  std::optional<os::ProcNetScanner> port_scan;
+  // pasta "auto" forwarding reads the bound ports of both namespaces: from
+  // the kernel's socket diagnostics (linux/sock_diag), or /proc/net where
+  // the kernel has no inet_diag (or PASTA_NO_SOCK_DIAG is set: a test
+  // harness's way to run the fallback).
+  std::optional<os::SockDiagScanner> diag_scan;
+  std::optional<os::ProcNetScanner> proc_scan;
   if (pasta && core::fwd_auto_any(cfg)) {
-    port_scan.emplace();
-    if (auto s = port_scan->open(&*runner); !s)
-      LOG_WARN("Can't read the namespace's bound ports: %s", err_name(s.err()));
-    eng.set_port_scan(&*port_scan);
+    diag_scan.emplace();
+    Status d = std::getenv("PASTA_NO_SOCK_DIAG") != nullptr ? Status(Err::not_supported)
+                                                            : diag_scan->open(&*runner);
+    if (d) {
+      LOG_DEBUG("Port scan: socket diagnostics");
+      eng.set_port_scan(&*diag_scan);
+    } else {
+      LOG_DEBUG("Port scan: /proc/net (socket diagnostics: %s)", err_name(d.err()));
+      diag_scan.reset();
+      proc_scan.emplace();
+      if (auto s = proc_scan->open(&*runner); !s)
+        LOG_WARN("Can't read the namespace's bound ports: %s", err_name(s.err()));
+      eng.set_port_scan(&*proc_scan);
+    }
   }
   // Forwarding listeners (and the first automatic scan): before
   // daemonising, so that a bind failure is reported and fails the launch

@@ -424,9 +424,10 @@ void Netlink::close() noexcept {
   fd_ = -1;
 }
 
-Status Netlink::open(NetnsRunner* ns) {
+Status Netlink::open(NetnsRunner* ns, int protocol, std::size_t rx_bytes, std::size_t tx_bytes) {
   close();
-  auto fd = socket_in(ns, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  static_assert(NETLINK_ROUTE == 0, "protocol 0 is the default, NETLINK_ROUTE");
+  auto fd = socket_in(ns, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (!fd) return fd.err();
   fd_ = *fd;
   int one = 1;
@@ -447,8 +448,8 @@ Status Netlink::open(NetnsRunner* ns) {
     close();
     return e;
   }
-  rx_.assign(kBufBytes, 0);
-  tx_.assign(kBufBytes, 0);
+  rx_.assign(rx_bytes, 0);
+  tx_.assign(tx_bytes, 0);
   return {};
 }
 

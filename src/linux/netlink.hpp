@@ -166,9 +166,12 @@ class Netlink {
   Netlink(const Netlink&) = delete;
   Netlink& operator=(const Netlink&) = delete;
 
-  // Opens a NETLINK_ROUTE socket in the runner's namespace (nullptr: the
-  // caller's).  Allocates both buffers.
-  Status open(NetnsRunner* ns = nullptr);
+  // Opens a netlink socket of `protocol` (NETLINK_ROUTE by default) in the
+  // runner's namespace (nullptr: the caller's).  Allocates both buffers:
+  // replies of `rx_bytes` (the kernel fills a dump datagram up to the largest
+  // buffer we read with, at most 32 KiB), requests of `tx_bytes`.
+  Status open(NetnsRunner* ns = nullptr, int protocol = 0, std::size_t rx_bytes = kBufBytes,
+              std::size_t tx_bytes = kBufBytes);
   void close() noexcept;
   bool is_open() const noexcept { return fd_ >= 0; }
   int fd() const noexcept { return fd_; }
