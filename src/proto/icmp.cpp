@@ -53,12 +53,18 @@ Icmp::Icmp(const core::NetInfo& net, ports::HostNet& host, TapOut& out, GuestL2&
       timers_(timers),
       reaper_(reaper),
       opt_(opt),
-      buf_(static_cast<u8*>(std::malloc(kBufSize))) {
-  PASST_CHECK(buf_ != nullptr);
+      buf_(nullptr) {
   if (opt_.replies_per_event == 0) opt_.replies_per_event = 1;
+  // One buffer per receive slot; pages that no reply reaches stay untouched.
+  buf_ = static_cast<u8*>(std::malloc(kBufSize * opt_.replies_per_event));
+  slots_ = static_cast<ports::RecvSlot*>(std::calloc(opt_.replies_per_event, sizeof(ports::RecvSlot)));
+  PASST_CHECK(buf_ != nullptr && slots_ != nullptr);
 }
 
-Icmp::~Icmp() { std::free(buf_); }
+Icmp::~Icmp() {
+  std::free(slots_);
+  std::free(buf_);
+}
 
 // --- guest -> host ---------------------------------------------------------------------
 
@@ -221,15 +227,19 @@ void Icmp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
     LOG_DEBUG("ICMP flow %u: socket error %s", i.v, err_name(e));
   }
   if ((events & ev::in) != 0) {
-    for (u32 n = 0; n < opt_.replies_per_event; n++) {
-      ports::RecvSlot slot{MutBytes(buf_, kBufSize), 0, {}};
-      auto r = host_.recv_batch(p.sock, std::span<ports::RecvSlot>(&slot, 1));
-      if (!r) {
-        if (r.err() != Err::again) LOG_DEBUG("ICMP flow %u: receive: %s", i.v, err_name(r.err()));
-        break;
-      }
-      if (*r == 0) break;
-      relay_reply(f, p, slot);
+    // One receive per event, of up to replies_per_event datagrams: the
+    // socket is level-triggered, so what is left comes with the next event,
+    // and the usual single reply costs no second call that finds nothing.
+    const u32 n = opt_.replies_per_event;
+    for (u32 k = 0; k < n; k++)
+      slots_[k] = ports::RecvSlot{MutBytes(buf_ + std::size_t{k} * kBufSize, kBufSize), 0, {}};
+    auto r = host_.recv_batch(p.sock, std::span<ports::RecvSlot>(slots_, n));
+    if (!r) {
+      if (r.err() != Err::again) LOG_DEBUG("ICMP flow %u: receive: %s", i.v, err_name(r.err()));
+    } else {
+      const std::size_t got = *r < n ? *r : n;
+      // relay_reply() never closes the flow: every slot belongs to it.
+      for (std::size_t k = 0; k < got; k++) relay_reply(f, p, slots_[k]);
     }
   }
   if ((events & ev::hup) != 0) {
@@ -249,7 +259,7 @@ void Icmp::relay_reply(Flow& f, PingFlow& p, const ports::RecvSlot& slot) noexce
     return;
   }
   const std::size_t len = slot.len;
-  const Bytes msg(buf_, len);
+  const Bytes msg(slot.buf.data(), len);
   const u8 want = v6 ? wire::icmpv6_type::echo_reply : wire::icmp_type::echo_reply;
   if (len < kEchoHeaderLen || msg[0] != want || msg[1] != 0) {
     stats_.reply_malformed++;

@@ -48,9 +48,10 @@
 //
 // Limits: the flow table (a request that needs a new flow when it is full
 // is dropped and logged, rate-limited), replies read per socket event
-// (IcmpOptions::replies_per_event; the socket is level-triggered, so the
-// rest comes with the next event), one 64 KiB receive buffer allocated at
-// construction.  Nothing allocates afterwards.
+// (IcmpOptions::replies_per_event, in one recv_batch() call; the socket is
+// level-triggered, so the rest comes with the next event), one 64 KiB
+// receive buffer per slot allocated at construction (untouched pages cost
+// no memory).  Nothing allocates afterwards.
 #pragma once
 
 #include "core/deadline_heap.hpp"
@@ -136,7 +137,8 @@ class Icmp {
   core::DeadlineHeap& timers_;
   FlowReaper& reaper_;
   IcmpOptions opt_;
-  u8* buf_ = nullptr;  // one datagram from a socket
+  u8* buf_ = nullptr;                   // replies_per_event datagrams of kBufSize
+  ports::RecvSlot* slots_ = nullptr;    // replies_per_event receive slots over buf_
   RateLimit full_warn_{Duration::seconds(10)};
   RateLimit sock_warn_{Duration::seconds(10)};  // other socket() failures
   bool perm_warned_ = false;                    // ping_group_range: warned once

@@ -563,18 +563,18 @@ TEST(IcmpMock, RepliesFromAnotherAddressAreDropped) {
   MockRig m;
   Harness& h = m.make();
   ASSERT_TRUE(h.inject(echo_frame(a4(kGuest4), a4(kRemote4), 9, 1, {})));
-  auto reply = [](Ipv4Addr from) {
-    return [from](ports::Sock, std::span<ports::RecvSlot> slots) {
-      const u8 msg[8] = {0, 0, 0, 0, 0x10, 0x92, 0, 1};  // kernel id 4242
-      for (std::size_t k = 0; k < 8; k++) slots[0].buf[k] = msg[k];
-      slots[0].len = 8;
-      slots[0].peer = ports::SockAddr{a4(from), 0, 0};
-      return Result<std::size_t>(std::size_t{1});
-    };
-  };
+  // One receive brings a reply from elsewhere and then the right one.
   EXPECT_CALL(m.host, recv_batch(_, _))
-      .WillOnce(reply(Ipv4Addr::of(198, 51, 100, 9)))
-      .WillOnce(reply(kRemote4))
+      .WillOnce([](ports::Sock, std::span<ports::RecvSlot> slots) {
+        const Ipv4Addr from[2] = {Ipv4Addr::of(198, 51, 100, 9), kRemote4};
+        for (std::size_t s = 0; s < 2; s++) {
+          const u8 msg[8] = {0, 0, 0, 0, 0x10, 0x92, 0, 1};  // kernel id 4242
+          for (std::size_t k = 0; k < 8; k++) slots[s].buf[k] = msg[k];
+          slots[s].len = 8;
+          slots[s].peer = ports::SockAddr{a4(from[s]), 0, 0};
+        }
+        return Result<std::size_t>(std::size_t{2});
+      })
       .WillRepeatedly(Return(Result<std::size_t>(Err::again)));
   h.on_socket_event(core::EpollRef::flow(core::RefType::ping, core::FlowSidx{0, 1}).pack(),
                     ports::ev::in, m.world.now());
@@ -587,22 +587,57 @@ TEST(IcmpMock, RepliesFromAnotherAddressAreDropped) {
   EXPECT_EQ(e[0].src, a4(kRemote4));
 }
 
+// A reply for the flow of echo_frame(..., id 9, ...) in `slot`, sequence `seq`.
+void fill_reply(ports::RecvSlot& slot, u8 seq) {
+  const u8 msg[8] = {0, 0, 0, 0, 0x10, 0x92, 0, seq};
+  for (std::size_t k = 0; k < 8; k++) slot.buf[k] = msg[k];
+  slot.len = 8;
+  slot.peer = ports::SockAddr{a4(kRemote4), 0, 0};
+}
+
 TEST(IcmpMock, RepliesPerEventAreBounded) {
+  // The socket always has more: one event reads replies_per_event of them,
+  // in one call, and leaves the rest to the next (level-triggered) event.
   MockRig m;
   Harness& h = m.make();
   ASSERT_TRUE(h.inject(echo_frame(a4(kGuest4), a4(kRemote4), 9, 1, {})));
   int calls = 0;
   EXPECT_CALL(m.host, recv_batch(_, _)).WillRepeatedly([&](ports::Sock, std::span<ports::RecvSlot> slots) {
     calls++;
-    const u8 msg[8] = {0, 0, 0, 0, 0x10, 0x92, 0, 1};
-    for (std::size_t k = 0; k < 8; k++) slots[0].buf[k] = msg[k];
-    slots[0].len = 8;
-    slots[0].peer = ports::SockAddr{a4(kRemote4), 0, 0};
+    for (std::size_t k = 0; k < slots.size(); k++) fill_reply(slots[k], static_cast<u8>(k));
+    return Result<std::size_t>(slots.size());
+  });
+  h.on_socket_event(core::EpollRef::flow(core::RefType::ping, core::FlowSidx{0, 1}).pack(),
+                    ports::ev::in, m.world.now());
+  h.flush(m.world.now());
+  EXPECT_EQ(calls, 1);
+  std::size_t taken = 0;
+  EXPECT_EQ(echoes(h.tap.sent, &taken).size(), IcmpOptions{}.replies_per_event);
+}
+
+TEST(IcmpMock, ALoneReplyCostsOneReceiveCall) {
+  // The usual case: one reply per event.  No second call to find the
+  // socket empty (upstream makes one recvfrom() per event too).
+  MockRig m;
+  Harness& h = m.make();
+  ASSERT_TRUE(h.inject(echo_frame(a4(kGuest4), a4(kRemote4), 9, 1, {})));
+  int calls = 0;
+  std::size_t offered = 0;
+  EXPECT_CALL(m.host, recv_batch(_, _)).WillRepeatedly([&](ports::Sock, std::span<ports::RecvSlot> slots) {
+    calls++;
+    offered = slots.size();
+    fill_reply(slots[0], 1);
     return Result<std::size_t>(std::size_t{1});
   });
   h.on_socket_event(core::EpollRef::flow(core::RefType::ping, core::FlowSidx{0, 1}).pack(),
                     ports::ev::in, m.world.now());
-  EXPECT_EQ(calls, static_cast<int>(IcmpOptions{}.replies_per_event));
+  h.flush(m.world.now());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(offered, std::size_t{IcmpOptions{}.replies_per_event});
+  std::size_t taken = 0;
+  auto e = echoes(h.tap.sent, &taken);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].id, 9);
 }
 
 TEST(IcmpMock, ErrorsAreReadAndHangupsClose) {
