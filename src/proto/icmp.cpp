@@ -52,8 +52,7 @@ Icmp::Icmp(const core::NetInfo& net, ports::HostNet& host, TapOut& out, GuestL2&
       flows_(flows),
       timers_(timers),
       reaper_(reaper),
-      opt_(opt),
-      buf_(nullptr) {
+      opt_(opt) {
   if (opt_.replies_per_event == 0) opt_.replies_per_event = 1;
   // One buffer per receive slot; pages that no reply reaches stay untouched.
   buf_ = static_cast<u8*>(std::malloc(kBufSize * opt_.replies_per_event));
