@@ -150,6 +150,13 @@ void EventLoop::fail(Err e) noexcept {
 
 Status EventLoop::arm_timer(Instant deadline) noexcept {
   if (deadline == armed_) return {};
+  // Lazy: a timer already armed earlier than the deadline stays as it is.
+  // It expires early, the iteration finds nothing due (on_deadline() is
+  // only called once the deadline has come) and the next one arms the real
+  // deadline.  A deadline that every event pushes back (a connection's
+  // timer restarted by each segment) so costs one timerfd_settime() per
+  // expiry instead of one per iteration.
+  if (!armed_.is_never() && armed_ < deadline) return {};
   itimerspec its{};
   if (!deadline.is_never()) {
     // it_value all-zero would disarm: an (impossible) deadline at or before
@@ -159,6 +166,7 @@ Status EventLoop::arm_timer(Instant deadline) noexcept {
     its.it_value.tv_nsec = ns % 1000000000;
   }
   if (timerfd_settime(tfd_, TFD_TIMER_ABSTIME, &its, nullptr) < 0) return last_err();
+  timer_arms_++;
   armed_ = deadline;
   return {};
 }

@@ -13,9 +13,13 @@
 //    fetched before unwatch() in the same batch are still delivered: the
 //    engine validates its refs anyway.
 //  * Time: the sink's next_deadline() is read before every wait and, when
-//    it changed, written into one timerfd (TFD_TIMER_ABSTIME against
-//    CLOCK_MONOTONIC, the MonotonicClock's clock).  epoll_wait itself has no
-//    timeout, so precision is the timerfd's (hrtimer, microseconds).
+//    it moved earlier than what the timer holds (or the timer is not armed),
+//    written into one timerfd (TFD_TIMER_ABSTIME against CLOCK_MONOTONIC,
+//    the MonotonicClock's clock).  A deadline that moved later leaves the
+//    timer armed early: it expires, nothing is due yet, and the next
+//    iteration arms the real deadline (one re-arm per expiry, not per
+//    iteration).  epoll_wait itself has no timeout, so precision is the
+//    timerfd's (hrtimer, microseconds).
 //  * One iteration: [re-arm timer] epoll_wait(max_events) -> now = clock ->
 //    dispatch every event in order (socket -> on_socket_event with EPOLL*
 //    mapped to ports::ev bits; internal fd -> its FdHandler; timerfd -> just
@@ -120,6 +124,7 @@ class EventLoop {
   bool stopping() const noexcept { return stop_; }
   Err failure() const noexcept { return failure_; }
   u64 iterations() const noexcept { return iterations_; }
+  u64 timer_arms() const noexcept { return timer_arms_; }  // timerfd_settime calls
 
   ports::Clock& clock() noexcept { return clock_; }
   int epoll_fd() const noexcept { return epfd_; }
@@ -145,6 +150,7 @@ class EventLoop {
   bool stop_ = false;
   Err failure_ = Err::none;
   u64 iterations_ = 0;
+  u64 timer_arms_ = 0;
   std::array<Handler, kMaxHandlers> handlers_{};
   int prio_fd_ = -1;
   Duration prio_gap_{};

@@ -163,6 +163,39 @@ TEST_F(EventLoopTest, PastDeadlineFiresImmediatelyAndNeverDisarms) {
   EXPECT_FALSE(sink.early_deadline);
 }
 
+TEST_F(EventLoopTest, ADeadlineMovingLaterKeepsTheTimerArmedEarlier) {
+  // A deadline pushed back at every iteration (a per-connection timer that
+  // each segment restarts) re-arms the timerfd once per expiry, not once
+  // per iteration; the early expiry finds nothing due and re-arms to the
+  // real deadline, which is still met, never anticipated.
+  const Instant start = clock.now();
+  sink.deadline = start + Duration::millis(20);
+  ASSERT_TRUE(loop.run_once(sink, Duration::zero()));
+  const u64 arms = loop.timer_arms();
+  EXPECT_GE(arms, 1u);
+  for (int i = 1; i <= 10; i++) {
+    sink.deadline = start + Duration::millis(20 + 3 * i);
+    ASSERT_TRUE(loop.run_once(sink, Duration::zero()));
+  }
+  EXPECT_EQ(loop.timer_arms(), arms) << "moved later: no re-arm";
+  sink.loop_to_stop = &loop;
+  ASSERT_TRUE(loop.run(sink));  // bounded: the deadline is 50 ms away
+  ASSERT_EQ(sink.deadline_calls.size(), 1u);
+  EXPECT_FALSE(sink.early_deadline);
+  EXPECT_GE((sink.deadline_calls[0] - start).ns, Duration::millis(50).ns);
+  EXPECT_EQ(loop.timer_arms(), arms + 1) << "one re-arm, after the early expiry";
+  // Moving a deadline earlier than the armed one re-arms at once.
+  sink.loop_to_stop = nullptr;
+  sink.deadline = clock.now() + Duration::seconds(30);
+  ASSERT_TRUE(loop.run_once(sink, Duration::zero()));
+  const u64 before = loop.timer_arms();
+  sink.deadline = clock.now() + Duration::millis(2);
+  ASSERT_TRUE(loop.run_once(sink, Duration::seconds(2)));
+  EXPECT_EQ(loop.timer_arms(), before + 1);
+  EXPECT_EQ(sink.deadline_calls.size(), 2u);
+  EXPECT_FALSE(sink.early_deadline);
+}
+
 TEST_F(EventLoopTest, MaxIterationsBoundsRun) {
   EventLoop bounded(clock, {.max_events = 1, .max_iterations = 3});
   ASSERT_TRUE(bounded.init());
