@@ -349,8 +349,8 @@ void TcpScenario::derive(Prng& rng, Knobs& k) noexcept {
   static constexpr std::size_t kArena[] = {65536, 262144, 1u << 20};
   sizing_.tap_arena = kArena[rng.below(3)];
   if (sizing_.tap_arena < min_arena) sizing_.tap_arena = min_arena;
-  static constexpr u32 kPeek[] = {1, 2, 16, 128};
-  topt_.frames_per_peek = kPeek[rng.below(4)];
+  static constexpr u32 kPeek[] = {1, 2, 8, 16, 128};  // 8: pasta's, 128: passt's
+  topt_.frames_per_peek = kPeek[rng.below(5)];
   static constexpr u32 kSegs[] = {4, 64, 1024};
   topt_.max_batch_segs = kSegs[rng.below(3)];
   static constexpr u32 kGroups[] = {2, 16, 128};

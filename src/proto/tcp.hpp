@@ -98,7 +98,7 @@ inline constexpr u32 kTcpLowRttEntries = 8;
 inline constexpr Duration kTcpLocalCacheTime = Duration::seconds(1);
 
 struct TcpOptions {
-  u32 frames_per_peek = 128;   // passt 128, pasta 1
+  u32 frames_per_peek = 128;   // passt 128, pasta 8
   u32 max_batch_segs = 1024;   // guest segments collected per tap batch
   u32 max_batch_flows = 128;   // flows per tap batch (passt's TAP_SEQS)
   u32 accepts_per_event = 16;  // accept() calls per listener event (proto::TcpFwd)
