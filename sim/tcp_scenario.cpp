@@ -184,11 +184,13 @@ class FrameChecker final : public ports::TapPort, public Checker {
     windows_++;
     if (t.window() != m.wnd_field) {
       fail("flow %u: window field %u, the mirror says %u (snd_wnd=%u has=%d sndbuf=%u local=%d est=%d "
-           "ws=%u flags=%#x)",
+           "ws=%u flags=%#x ack=+%u from_tap=+%u fin=%d sendq=%u)",
            s.flow, t.window(), m.wnd_field, info ? info->snd_wnd : 0,
            info ? static_cast<int>(info->has_snd_wnd) : 0, c->sndbuf,
            static_cast<int>(c->flag(proto::tcp_flag_conn::local) || c->flag(proto::tcp_flag_conn::low_rtt)),
-           static_cast<int>(c->has(proto::tcp_ev::established)), c->ws_to_tap, t.flags());
+           static_cast<int>(c->has(proto::tcp_ev::established)), c->ws_to_tap, t.flags(),
+           t.ack().v - c->seq_init_from_tap.v, c->seq_from_tap.v - c->seq_init_from_tap.v,
+           static_cast<int>(c->has(proto::tcp_ev::tap_fin_rcvd)), sendq);
       return;
     }
     if (!t.has(wire::tcp_flag::ack) || s.flow >= ntracks_) return;

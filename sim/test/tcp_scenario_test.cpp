@@ -67,6 +67,8 @@ TEST(TcpScenario, RegressionSeeds) {
       44,   // LAST-ACK guest reset by the engine's stateless RST
       47,   // lost RST to an idle guest: keep-alives
       167,  // lost window updates: zero-window probes every 2 s
+      2073,  // send queue one byte over the usable buffer (the guest's FIN):
+             // the window's right edge moved (TcpMirror.RightEdgeHolds...)
   };
   for (u64 s : kSeeds) {
     const RunResult r = run_seed(s, tcp_opt());

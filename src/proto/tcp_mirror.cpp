@@ -44,12 +44,15 @@ MirrorOut tcp_mirror(const MirrorIn& in) noexcept {
     // acknowledged to the guest (the window counts from our ACK).  Writing
     // more data moves seq_from_tap and sendq together, so the right edge
     // (ack + room) only moves when the far end acknowledges.
-    const u64 usable = sndbuf_usable(in.sndbuf);
+    // Signed, clamped only at the end: the queue may exceed the usable
+    // estimate (the kernel counts memory; a queued FIN takes a sequence
+    // number), and the right edge must hold then too.
     const Seq from = in.have_sent_ack ? in.sent_ack : out.ack;
-    u64 room = usable > in.sendq ? usable - in.sendq : 0;
-    if (seq_ge(in.seq_from_tap, from)) room += static_cast<u32>(in.seq_from_tap.diff(from));
-    if (room < wnd) {
-      wnd = room;
+    i64 room = static_cast<i64>(sndbuf_usable(in.sndbuf)) - static_cast<i64>(in.sendq);
+    if (seq_ge(in.seq_from_tap, from)) room += static_cast<i64>(in.seq_from_tap.diff(from));
+    if (room < 0) room = 0;
+    if (static_cast<u64>(room) < wnd) {
+      wnd = static_cast<u64>(room);
       out.wnd_room_limited = true;
     }
   }
