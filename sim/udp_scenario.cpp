@@ -424,11 +424,20 @@ void UdpScenario::derive(Prng& rng, Knobs& k) noexcept {
         const u32 t = static_cast<u32>(rng.below(6));
         p.target = t < 4 ? UTarget::remote : (t == 4 ? UTarget::gateway : UTarget::dns);
         p.gport = static_cast<u16>(40000 + i);
-        // Now and then one guest port for several peers.
+        // Now and then one guest port for several peers.  Two DNS plans on
+        // one port would be one flow (same guest socket, same resolver),
+        // whichever plan the port is taken from: plan j may have taken it
+        // from a DNS plan itself (seeds 507 and 1196 of the udp scenario).
+        auto dns_on = [&](u16 port) noexcept {
+          for (u32 q = 0; q < i; q++)
+            if (plans_[q].kind == UKind::out && plans_[q].v6 == p.v6 && plans_[q].gport == port &&
+                plans_[q].target == UTarget::dns)
+              return true;
+          return false;
+        };
         for (u32 j = 0; j < i; j++) {
-          // (Two DNS plans on one port would be one flow.)
           if (plans_[j].kind == UKind::out && plans_[j].v6 == p.v6 &&
-              !(p.target == UTarget::dns && plans_[j].target == UTarget::dns) && rng.chance(300000)) {
+              !(p.target == UTarget::dns && dns_on(plans_[j].gport)) && rng.chance(300000)) {
             p.gport = plans_[j].gport;
             p.shared_port = true;
             break;
