@@ -17,18 +17,14 @@
 #include "linux/procnet.hpp"
 #include "linux/sock_diag.hpp"
 #include "linux/test/ns_fixture.hpp"
+#include "linux/test/test_support.hpp"
 
 namespace passt::os {
 namespace {
 
-using Words = std::array<u64, ports::kPortWords>;
-
-bool has(const Words& w, u16 port) { return ((w[port >> 6] >> (port & 63)) & 1) != 0; }
-std::size_t count(const Words& w) {
-  std::size_t n = 0;
-  for (u64 x : w) n += static_cast<std::size_t>(__builtin_popcountll(x));
-  return n;
-}
+using Words = test::PortBits;
+constexpr auto has = test::has_port;
+constexpr auto count = test::port_count;
 
 sockaddr_storage any_addr(bool v6, socklen_t* sl, u16 port = 0) {
   sockaddr_storage ss{};

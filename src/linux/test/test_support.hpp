@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -17,8 +18,18 @@
 #include "linux/clock.hpp"
 #include "linux/event_loop.hpp"
 #include "ports/events.hpp"
+#include "ports/port_scan.hpp"
 
 namespace passt::os::test {
+
+// A ports::PortScan result: one bit per port.
+using PortBits = std::array<u64, ports::kPortWords>;
+inline bool has_port(const PortBits& w, u16 port) { return ((w[port >> 6] >> (port & 63)) & 1) != 0; }
+inline std::size_t port_count(const PortBits& w) {
+  std::size_t n = 0;
+  for (u64 x : w) n += static_cast<std::size_t>(__builtin_popcountll(x));
+  return n;
+}
 
 struct SocketEvent {
   u64 ref;
