@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/fwd.hpp"
+#include "proto/alloc_array.hpp"
 #include "util/check.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
@@ -56,7 +57,7 @@ Icmp::Icmp(const core::NetInfo& net, ports::HostNet& host, TapOut& out, GuestL2&
   if (opt_.replies_per_event == 0) opt_.replies_per_event = 1;
   // One buffer per receive slot; pages that no reply reaches stay untouched.
   buf_ = static_cast<u8*>(std::malloc(kBufSize * opt_.replies_per_event));
-  slots_ = static_cast<ports::RecvSlot*>(std::calloc(opt_.replies_per_event, sizeof(ports::RecvSlot)));
+  slots_ = alloc_array<ports::RecvSlot>(opt_.replies_per_event);
   PASST_CHECK(buf_ != nullptr && slots_ != nullptr);
 }
 

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "core/fwd.hpp"
+#include "proto/alloc_array.hpp"
 #include "util/check.hpp"
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
@@ -86,15 +87,6 @@ struct Tcp::Group {
   u32 tail = kNone;
   u32 count = 0;
 };
-
-template <class T>
-static T* alloc_array(std::size_t n) {
-  void* p = std::calloc(n > 0 ? n : 1, sizeof(T));
-  PASST_CHECK(p != nullptr);
-  T* t = static_cast<T*>(p);
-  for (std::size_t k = 0; k < n; k++) new (&t[k]) T();
-  return t;
-}
 
 // Activity: the connection lives kTcpActTimeout (at least, REQ-5) after
 // it.  The deadline moves only once it is less than that away, then

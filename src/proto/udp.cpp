@@ -6,6 +6,7 @@
 #include <new>
 
 #include "core/fwd.hpp"
+#include "proto/alloc_array.hpp"
 #include "util/check.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
@@ -38,15 +39,6 @@ constexpr std::size_t tap_hdr_len(bool v6) noexcept { return v6 ? kTapHdr6 : kTa
 constexpr std::size_t kAutoSlots = std::size_t{2} * 65536;
 
 enum ListenerState : u8 { kFree = 0, kOpen = 1, kLingering = 2 };
-
-template <class T>
-T* alloc_array(std::size_t n) {
-  void* p = std::calloc(n > 0 ? n : 1, sizeof(T));
-  PASST_CHECK(p != nullptr);
-  T* t = static_cast<T*>(p);
-  for (std::size_t k = 0; k < n; k++) new (&t[k]) T();
-  return t;
-}
 
 InAny any_of(bool v4) noexcept {
   return v4 ? InAny::from(Ipv4Addr::any()) : InAny::from(Ipv6Addr::any());
