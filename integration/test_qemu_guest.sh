@@ -36,7 +36,7 @@ need "$QEMU" python3
 export GUEST_CACHE
 
 SOCK=$TMP/passt.sock
-"$PASST_BIN" -f -s "$SOCK" </dev/null >"$TMP/passt.log" 2>&1 &
+"$PASST_BIN" $(passt_guest_opts) -f -s "$SOCK" </dev/null >"$TMP/passt.log" 2>&1 &
 PASST_PID=$!
 wait_until 5 test -S "$SOCK" || fail "passt did not create $SOCK within 5 s"
 OUR_LL=$(host_ll up0)

@@ -46,7 +46,7 @@ wait_until 5 listening_on host $PORT && wait_until 5 listening_on host $((PORT +
   fail "host servers did not start"
 
 SOCK=$TMP/passt.sock
-"$PASST_BIN" -f -s "$SOCK" -t $((PORT + 2)),$((PORT + 3)) -u none </dev/null >"$TMP/passt.log" 2>&1 &
+"$PASST_BIN" $(passt_guest_opts) -f -s "$SOCK" -t $((PORT + 2)),$((PORT + 3)) -u none </dev/null >"$TMP/passt.log" 2>&1 &
 PASST_PID=$!
 wait_until 5 test -S "$SOCK" || fail "passt did not create $SOCK within 5 s"
 

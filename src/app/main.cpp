@@ -42,6 +42,7 @@
 #include "linux/privileges.hpp"
 #include "linux/procnet.hpp"
 #include "linux/qemu_stream.hpp"
+#include "linux/vhost_user.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/sock_diag.hpp"
 #include "linux/tap_fd.hpp"
@@ -319,6 +320,7 @@ int run(Runtime& rt, int, char**) {
   std::optional<os::NetnsRunner> runner;
   std::optional<os::TapFd> tapfd;
   std::optional<os::QemuStream> qemu;
+  std::optional<os::VhostUser> vhost;
   ports::TapPort* tap = nullptr;
   core::NetInfo& net = ns.net;
   bool tap_offload = false;  // pasta's tap completes L4 checksums (engine::Sizing)
@@ -385,6 +387,35 @@ int run(Runtime& rt, int, char**) {
     tap_offload = dev.vnet_hdr_len != 0;
     tap = &*tapfd;
     LOG_INFO("Namespace interface: %s", ifname.c_str());
+  } else if (cfg.vhost_user) {
+    os::VhostUser::Options vo;
+    vo.one_off = cfg.one_off;
+    vhost.emplace(loop, vo);
+    if (auto s = vhost->init(); !s) return fail("Couldn't set up the vhost-user back end");
+    if (cfg.fd >= 0) {
+      if (auto s = vhost->attach(cfg.fd); !s) return fail("Couldn't use --fd");
+    } else {
+      std::string path = cfg.socket_path;
+      Status s = Err::addr_in_use;
+      if (!path.empty()) {
+        s = vhost->listen(path.c_str());
+      } else {
+        for (int i = 1; i < kUnixSockMax && !s && s.err() == Err::addr_in_use; i++) {
+          char p[64];
+          std::snprintf(p, sizeof(p), "/tmp/passt_%d.socket", i);
+          path = p;
+          s = vhost->listen(p);
+        }
+      }
+      if (!s) return fail("Couldn't bind the UNIX domain socket %s", path.c_str());
+      LOG_INFO("UNIX domain socket bound at %s", path.c_str());
+      LOG_INFO("You can start qemu with:");
+      LOG_INFO("    kvm ... -chardev socket,id=chr0,path=%s -netdev vhost-user,id=netdev0,chardev=chr0 "
+               "-device virtio-net,netdev=netdev0 -object memory-backend-memfd,id=memfd0,share=on,size=$RAMSIZE "
+               "-numa node,memdev=memfd0",
+               path.c_str());
+    }
+    tap = &*vhost;
   } else {
     os::QemuStream::Options qo;
     qo.one_off = cfg.one_off;
@@ -515,13 +546,13 @@ int run(Runtime& rt, int, char**) {
     auto d = os::daemonize(fin.pid.is_open() ? &fin.pid : nullptr, fin.devnull);
     if (!d) return fail("Couldn't daemonise: %s", err_name(d.err()));
     if (auto s = sig.renew(); !s) return fail("Couldn't set up signal handling");
-    if (auto s = os::lock_down(smode, netns_fd); !s)
+    if (auto s = os::lock_down(smode, netns_fd, !pasta && cfg.vhost_user); !s)
       return 1;  // lock_down() logged why
     if (auto s = d->ready(); !s) leave(1);
     rt.log->daemonized(d->pid());
   } else {
     if (fin.pid.is_open()) (void)fin.pid.write(static_cast<long>(getpid()));
-    if (auto s = os::lock_down(smode, netns_fd); !s)
+    if (auto s = os::lock_down(smode, netns_fd, !pasta && cfg.vhost_user); !s)
       return 1;  // lock_down() logged why
   }
 

@@ -63,9 +63,7 @@ Status QemuStream::init() noexcept {
   return {};
 }
 
-Status QemuStream::listen(const char* path) noexcept {
-  if (!buf_) return Err::invalid;
-  if (listener_ >= 0) return Err::already;
+Result<int> listen_unix_stream(const char* path, int backlog) noexcept {
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
   const std::size_t len = std::strlen(path);
@@ -86,16 +84,24 @@ Status QemuStream::listen(const char* path) noexcept {
   ::unlink(path);  // a stale socket file (or nothing: ENOENT is fine)
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return last_err();
-  if (::bind(fd, addr, sizeof(sa)) < 0 || ::listen(fd, kListenBacklog) < 0) {
+  if (::bind(fd, addr, sizeof(sa)) < 0 || ::listen(fd, backlog) < 0) {
     Err e = last_err();
     ::close(fd);
     return e;
   }
-  if (Status s = loop_.add_handler(fd, ports::ev::in, *this); !s) {
-    ::close(fd);
+  return fd;
+}
+
+Status QemuStream::listen(const char* path) noexcept {
+  if (!buf_) return Err::invalid;
+  if (listener_ >= 0) return Err::already;
+  auto fd = listen_unix_stream(path, kListenBacklog);
+  if (!fd) return fd.err();
+  if (Status s = loop_.add_handler(*fd, ports::ev::in, *this); !s) {
+    ::close(*fd);
     return s;
   }
-  listener_ = fd;
+  listener_ = *fd;
   return {};
 }
 

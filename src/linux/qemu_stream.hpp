@@ -41,9 +41,15 @@
 
 #include "linux/event_loop.hpp"
 #include "ports/tap.hpp"
+#include "util/result.hpp"
 #include "util/time.hpp"
 
 namespace passt::os {
+
+// A listening, non-blocking UNIX stream socket at `path`, after the probe
+// described above (Err::addr_in_use if a server answers there; a stale file
+// is replaced).  Shared with VhostUser.
+Result<int> listen_unix_stream(const char* path, int backlog) noexcept;
 
 class QemuStream final : public ports::TapPort, public FdHandler {
  public:

@@ -37,9 +37,10 @@ constexpr SyscallRule kRules[] = {
     // --- file descriptors -----------------------------------------------------------
     {"read", kBoth, kAny, 0, {}, "",
      "TapFd: frames from the tap (pasta); EventLoop: timerfd expirations; SignalHandler: "
-     "signalfd; NetnsWatch: inotify events, its timerfd; NetnsThread: requests, answers"},
+     "signalfd; VhostUser: kick eventfds; NetnsWatch: inotify events, its timerfd; NetnsThread: requests, answers"},
     {"write", kBoth, kAny, 0, {}, "",
-     "TapFd: frames to the tap (pasta); DaemonChild::ready(): the readiness byte; "
+     "TapFd: frames to the tap (pasta); VhostUser: call eventfds; DaemonChild::ready(): the "
+     "readiness byte; "
      "alloc_guard: its message; NetnsThread: requests, answers"},
     {"writev", kBoth, kAny, 0, {}, "", "log sinks (stderr, log file); PcapWriter records"},
     {"close", kBoth, kAny, 0, {}, "", "every adapter: closed sockets, pipes, a syslog socket"},
@@ -70,7 +71,8 @@ constexpr SyscallRule kRules[] = {
      "MonotonicClock, log time stamps, pcap records (vDSO: a syscall only without a vDSO "
      "clock source)"},
     {"getrandom", kBoth, kAny, 0, {}, "", "GetrandomEntropy (TCP initial sequence numbers...)"},
-    {"poll", kBoth, kAny, 0, {}, "", "QemuStream: finishing a partly sent frame"},
+    {"poll", kBoth, kAny, 0, {}, "",
+     "QemuStream: finishing a partly sent frame; VhostUser: a message cut short"},
     {"ppoll", kBoth, kAny, 0, {}, "", "QemuStream: as poll (arm64)"},
     // --- sockets ---------------------------------------------------------------------
     {"socket", kBoth, kEq, 0, {AF_UNIX, AF_INET, AF_INET6}, "domain: AF_UNIX, AF_INET, AF_INET6",
@@ -82,7 +84,7 @@ constexpr SyscallRule kRules[] = {
     {"listen", kBoth, kAny, 0, {}, "", "LinuxHostNet: TCP listeners (`auto` rebinding)"},
     {"accept", kBoth, kAny, 0, {}, "", "accept() where glibc does not use accept4"},
     {"accept4", kBoth, kAny, 0, {}, "",
-     "LinuxHostNet: inbound TCP; QemuStream: a new guest connection"},
+     "LinuxHostNet: inbound TCP; QemuStream, VhostUser: a new guest connection"},
     {"getsockname", kBoth, kAny, 0, {}, "", "LinuxHostNet::local_addr (TCP/UDP flows)"},
     {"getsockopt", kBoth, kAny, 0, {}, "",
      "LinuxHostNet: SO_ERROR, TCP_INFO, SO_DOMAIN, SO_PEEK_OFF; QemuStream: SO_PEERCRED"},
@@ -91,12 +93,15 @@ constexpr SyscallRule kRules[] = {
     {"shutdown", kBoth, kAny, 0, {}, "", "LinuxHostNet: TCP half-close; QemuStream: a reset"},
     {"sendmsg", kBoth, kAny, 0, {}, "",
      "QemuStream: frames; LinuxHostNet: TCP data, datagrams; SyslogSink: a line"},
-    {"sendto", kBoth, kAny, 0, {}, "", "send() (glibc's is sendto): LinuxHostNet datagrams"},
+    {"sendto", kBoth, kAny, 0, {}, "",
+     "send() (glibc's is sendto): LinuxHostNet datagrams, VhostUser replies"},
     {"sendmmsg", kBoth, kAny, 0, {}, "", "LinuxHostNet::send_batch (UDP, ICMP)"},
     {"recvmsg", kBoth, kAny, 0, {}, "",
-     "LinuxHostNet: TCP recv and MSG_PEEK, MSG_ERRQUEUE drains"},
+     "LinuxHostNet: TCP recv and MSG_PEEK, MSG_ERRQUEUE drains; VhostUser: messages with "
+     "descriptors"},
     {"recvfrom", kBoth, kAny, 0, {}, "",
-     "recv() (glibc's is recvfrom): QemuStream frames, LinuxHostNet::discard (MSG_TRUNC)"},
+     "recv() (glibc's is recvfrom): QemuStream frames, VhostUser messages, "
+     "LinuxHostNet::discard (MSG_TRUNC)"},
     {"recvmmsg", kBoth, kAny, 0, {}, "", "LinuxHostNet::recv_batch (UDP, ICMP)"},
     {"ioctl", kBoth, kEq, 1, {SIOCOUTQ}, "request: SIOCOUTQ",
      "LinuxHostNet::send_queue (TCP unacknowledged bytes)"},
@@ -117,9 +122,13 @@ constexpr SyscallRule kRules[] = {
     {"rt_sigreturn", kBoth, kAny, 0, {}, "", "returning from a signal handler"},
     {"restart_syscall", kBoth, kAny, 0, {}, "", "poll() restarted after SIGSTOP/SIGCONT"},
     {"exit_group", kBoth, kAny, 0, {}, "", "_exit(): the app's leave(), abort()"},
+    // --- passt --vhost-user: the guest's memory ------------------------------------------
+    {"mmap", kPasst | kVhostUser | kSanitizerToo, kAny, 0, {}, "",
+     "VhostUser: SET_MEM_TABLE maps the guest's memory; sanitizer runtimes: allocator, "
+     "shadow, reports"},
+    {"munmap", kPasst | kVhostUser | kSanitizerToo, kAny, 0, {}, "",
+     "VhostUser: a new memory table replaces the old; sanitizer runtimes"},
     // --- sanitizer builds only -----------------------------------------------------------
-    {"mmap", kSan, kAny, 0, {}, "", "sanitizer runtimes: allocator, shadow, reports"},
-    {"munmap", kSan, kAny, 0, {}, "", "sanitizer runtimes"},
     {"mprotect", kSan, kAny, 0, {}, "", "sanitizer runtimes"},
     {"madvise", kSan, kAny, 0, {}, "", "sanitizer runtimes: quarantine recycling"},
     {"mremap", kSan, kAny, 0, {}, "", "sanitizer runtimes"},
@@ -175,8 +184,9 @@ scmp_arg_cmp arg_eq(u8 arg, u64 v) noexcept {
 
 std::span<const SyscallRule> seccomp_rules() noexcept { return kRules; }
 
-bool rule_applies(const SyscallRule& r, SandboxMode mode, bool sanitizer) noexcept {
+bool rule_applies(const SyscallRule& r, SandboxMode mode, bool sanitizer, bool vhost_user) noexcept {
   if ((r.modes & kSanitizerToo) != 0 && sanitizer) return true;
+  if ((r.modes & kVhostUser) != 0 && !vhost_user) return false;
   if ((r.modes & kSanitizer) != 0 && !sanitizer) return false;
   return for_mode(r.modes, mode);
 }
@@ -199,7 +209,8 @@ std::string seccomp_table_markdown() {
     s += "| `";
     s += r.name;
     s += "` | ";
-    s += san ? "san" : (r.modes & kPasst) != 0 ? "x" : other;
+    const bool vu = (r.modes & kVhostUser) != 0;
+    s += san ? "san" : vu ? "vu" : (r.modes & kPasst) != 0 ? "x" : other;
     s += " | ";
     s += san ? "san" : (r.modes & kPasta) != 0 ? "x" : other;
     s += " | ";
@@ -211,11 +222,11 @@ std::string seccomp_table_markdown() {
   return s;
 }
 
-std::string seccomp_list_text(SandboxMode mode, bool sanitizer) {
+std::string seccomp_list_text(SandboxMode mode, bool sanitizer, bool vhost_user) {
   std::string s;
   char line[64];
   for (const SyscallRule& r : kRules) {
-    if (!rule_applies(r, mode, sanitizer)) continue;
+    if (!rule_applies(r, mode, sanitizer, vhost_user)) continue;
     std::snprintf(line, sizeof(line), "%-16s ", r.name);
     s += line;
     if (r.narrowed[0] != '\0') {
@@ -244,7 +255,7 @@ Status install_seccomp(const SeccompOptions& opt) noexcept {
   }
   const u64 self = static_cast<u64>(::getpid());
   for (const SyscallRule& r : kRules) {
-    if (!rule_applies(r, opt.mode, opt.sanitizer)) continue;
+    if (!rule_applies(r, opt.mode, opt.sanitizer, opt.vhost_user)) continue;
     const int nr = seccomp_syscall_resolve_name(r.name);
     if (nr == __NR_SCMP_ERROR) continue;
     int rc = 0;
@@ -278,7 +289,7 @@ Status install_seccomp(const SeccompOptions& opt) noexcept {
   return {};
 }
 
-Status lock_down(SandboxMode mode, int netns_fd) noexcept {
+Status lock_down(SandboxMode mode, int netns_fd, bool vhost_user) noexcept {
   if (mode == SandboxMode::pasta && netns_fd >= 0) {
     // The namespace thread keeps CAP_NET_BIND_SERVICE (if we have it); the
     // main thread keeps nothing (sandbox_netns.hpp).
@@ -305,6 +316,7 @@ Status lock_down(SandboxMode mode, int netns_fd) noexcept {
   (void)::mallopt(M_TRIM_THRESHOLD, INT_MAX);
   SeccompOptions o;
   o.mode = mode;
+  o.vhost_user = vhost_user;
   if (Status s = install_seccomp(o); !s) {
     LOG_ERR("Couldn't install the seccomp filter: %s", err_name(s.err()));
     return s;

@@ -22,7 +22,9 @@
 //    left in the main thread.
 //  * Loaded with TSYNC: every thread of the process (pasta's NetnsThread)
 //    gets the same filter and no_new_privs.
-//  * Memory: no brk, mmap, mremap, munmap or mprotect.  Any allocation that
+//  * Memory: no brk, mmap, mremap, munmap or mprotect (passt --vhost-user
+//    alone may mmap and munmap: the guest's memory, mapped when the front
+//    end sends it, at any time).  Any allocation that
 //    reaches the kernel kills the process.  That alone does not catch a
 //    small malloc() served from memory the heap already has, so lock_down()
 //    also seals alloc_guard.hpp: in builds without a sanitizer every
@@ -72,6 +74,7 @@ enum : u8 {
   kBoth = kPasst | kPasta,
   kSanitizer = 4,  // only in sanitizer builds (with kBoth)
   kSanitizerToo = 8,  // the modes given, and every mode in sanitizer builds
+  kVhostUser = 16,    // passt --vhost-user only (guest memory: mmap, munmap)
 };
 
 // How the arguments are narrowed.
@@ -95,17 +98,20 @@ struct SyscallRule {
 std::span<const SyscallRule> seccomp_rules() noexcept;
 
 // Whether `r` is in the filter for `mode` in this build.
-bool rule_applies(const SyscallRule& r, SandboxMode mode, bool sanitizer = kSanitizerBuild) noexcept;
+bool rule_applies(const SyscallRule& r, SandboxMode mode, bool sanitizer = kSanitizerBuild,
+                  bool vhost_user = false) noexcept;
 
 // The whole table in Markdown (docs/security.md keeps a copy, checked by a
 // unit test), or one mode's allow-list, one "name [narrowing] why" line per
 // entry.
 std::string seccomp_table_markdown();
-std::string seccomp_list_text(SandboxMode mode, bool sanitizer = kSanitizerBuild);
+std::string seccomp_list_text(SandboxMode mode, bool sanitizer = kSanitizerBuild,
+                              bool vhost_user = false);
 
 struct SeccompOptions {
   SandboxMode mode = SandboxMode::passt;
   bool sanitizer = kSanitizerBuild;  // add the sanitizer-only entries
+  bool vhost_user = false;           // add the kVhostUser entries (passt --vhost-user)
 };
 
 // Builds and loads the filter (sets PR_SET_NO_NEW_PRIVS first).  Start-up
@@ -118,6 +124,6 @@ Status install_seccomp(const SeccompOptions& opt) noexcept;
 // put in reserve for listeners at the fd limit (sandbox_fdlimit.hpp); the calling
 // thread drops every capability; PR_SET_DUMPABLE 0, PR_SET_NO_NEW_PRIVS,
 // the filter (all threads), then alloc_guard_seal().  Logs what failed.
-Status lock_down(SandboxMode mode, int netns_fd = -1) noexcept;
+Status lock_down(SandboxMode mode, int netns_fd = -1, bool vhost_user = false) noexcept;
 
 }  // namespace passt::os
