@@ -1,0 +1,464 @@
+// VhostUser against a front end played by the test: the vhost-user
+// messages qemu sends, over a socketpair, with the guest's memory in a
+// memfd that both sides map, and eventfds for kicks and interrupts.  The
+// test writes descriptors and rings as a guest driver would.
+#include "linux/vhost_user.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "linux/clock.hpp"
+#include "linux/test/test_support.hpp"
+#include "util/endian.hpp"
+
+namespace passt::os {
+namespace {
+
+namespace vu = wire::vhost_user;
+namespace vq = wire::virtio;
+using test::RecordingSink;
+using test::run_until;
+
+constexpr u64 kMemSize = u64{1} << 20;
+constexpr u64 kMapOffset = 64 * 1024;      // the region starts this far into the memfd
+constexpr u64 kRegion = kMemSize - kMapOffset;
+constexpr u64 kGpa = 0x40000000;           // guest physical address of the region
+constexpr u32 kNum = 64;                   // queue size
+// Layout inside the region (offsets from its start).
+constexpr u64 kRing[2] = {0x0000, 0x2000};  // desc at +0, avail at +0x400, used at +0x800
+constexpr u64 kBufs = 0x10000;              // buffers from here on
+
+std::vector<u8> pattern(std::size_t len, u32 seed) {
+  std::vector<u8> f(len);
+  for (std::size_t i = 0; i < len; i++) f[i] = static_cast<u8>(seed * 13 + i * 7 + (i >> 8));
+  return f;
+}
+
+class VhostUserTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(loop.init());
+    memfd = ::memfd_create("guest", MFD_CLOEXEC);
+    ASSERT_GE(memfd, 0);
+    ASSERT_EQ(::ftruncate(memfd, static_cast<off_t>(kMemSize)), 0);
+    void* m = ::mmap(nullptr, kMemSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    ASSERT_NE(m, MAP_FAILED);
+    map = static_cast<u8*>(m);
+    region = map + kMapOffset;
+    for (int& k : kick) k = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    for (int& c : call) c = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  }
+  void TearDown() override {
+    vh.reset();
+    if (fe >= 0) ::close(fe);
+    ::munmap(map, kMemSize);
+    ::close(memfd);
+    for (int k : kick) ::close(k);
+    for (int c : call) ::close(c);
+  }
+
+  void attach(VhostUser::Options o = {}) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    vh = std::make_unique<VhostUser>(loop, o);
+    ASSERT_TRUE(vh->init());
+    ASSERT_TRUE(vh->attach(sv[0]));
+    fe = sv[1];
+  }
+
+  // The front end's address of a region offset (what qemu would send).
+  u64 uva(u64 off) const { return reinterpret_cast<std::uintptr_t>(region) + off; }
+
+  bool send_msg(u32 req, u32 flags, const std::vector<u8>& payload, const std::vector<int>& fds = {}) {
+    std::vector<u8> m(vu::kHdrLen + payload.size());
+    vu::Header{req, vu::kVersion | flags, static_cast<u32>(payload.size())}.emit(m.data());
+    if (!payload.empty()) std::memcpy(m.data() + vu::kHdrLen, payload.data(), payload.size());
+    iovec iov{m.data(), m.size()};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    alignas(cmsghdr) u8 ctl[CMSG_SPACE(sizeof(int) * 8)]{};
+    if (!fds.empty()) {
+      mh.msg_control = ctl;
+      mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+      cmsghdr* c = CMSG_FIRSTHDR(&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    }
+    return ::sendmsg(fe, &mh, MSG_NOSIGNAL) == static_cast<ssize_t>(m.size());
+  }
+
+  // Runs the loop until a reply arrives; its payload (empty on failure).
+  std::vector<u8> reply(u32 req) {
+    std::vector<u8> out;
+    u8 h[vu::kHdrLen];
+    bool got = run_until(loop, sink, [&] {
+      return ::recv(fe, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof(h));
+    });
+    if (!got) return out;
+    EXPECT_EQ(::recv(fe, h, sizeof(h), 0), static_cast<ssize_t>(sizeof(h)));
+    auto hdr = vu::Header::parse(Bytes(h, sizeof(h)));
+    EXPECT_TRUE(hdr);
+    if (!hdr) return out;
+    EXPECT_EQ(hdr->request, req);
+    EXPECT_EQ(hdr->flags, vu::kVersion | vu::kFlagReply);
+    out.resize(hdr->size);
+    if (hdr->size > 0) {
+      EXPECT_EQ(::recv(fe, out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+    }
+    return out;
+  }
+  static u64 as_u64(const std::vector<u8>& p) { return p.size() == 8 ? load_le64(p.data()) : ~u64{0}; }
+  static std::vector<u8> u64_payload(u64 v) {
+    std::vector<u8> p(8);
+    store_le64(p.data(), v);
+    return p;
+  }
+  static std::vector<u8> state(u32 index, u32 num) {
+    std::vector<u8> p(8);
+    vu::VringState{index, num}.emit(p.data());
+    return p;
+  }
+  // A request with NEED_REPLY: the REPLY_ACK status (0: done).
+  u64 acked(u32 req, const std::vector<u8>& payload, const std::vector<int>& fds = {}) {
+    EXPECT_TRUE(send_msg(req, vu::kFlagNeedReply, payload, fds));
+    return as_u64(reply(req));
+  }
+
+  std::vector<u8> mem_table() const {
+    std::vector<u8> p(8 + 32);
+    store_le32(p.data(), 1);
+    store_le64(p.data() + 8, kGpa);
+    store_le64(p.data() + 16, kRegion);
+    store_le64(p.data() + 24, uva(0));
+    store_le64(p.data() + 32, kMapOffset);
+    return p;
+  }
+  std::vector<u8> vring_addr(u32 q) const {
+    std::vector<u8> p(40);
+    store_le32(p.data(), q);
+    store_le64(p.data() + 8, uva(kRing[q]));
+    store_le64(p.data() + 16, uva(kRing[q] + 0x800));
+    store_le64(p.data() + 24, uva(kRing[q] + 0x400));
+    return p;
+  }
+
+  // qemu's sequence up to running queues.
+  void handshake(u64 features = VhostUser::kFeatures) {
+    ASSERT_TRUE(send_msg(vu::req::get_features, 0, {}));
+    ASSERT_EQ(as_u64(reply(vu::req::get_features)), VhostUser::kFeatures);
+    ASSERT_TRUE(send_msg(vu::req::get_protocol_features, 0, {}));
+    ASSERT_EQ(as_u64(reply(vu::req::get_protocol_features)), VhostUser::kProtocolFeatures);
+    ASSERT_TRUE(send_msg(vu::req::set_protocol_features, 0, u64_payload(vu::pf::reply_ack)));
+    ASSERT_EQ(acked(vu::req::set_owner, {}), 0u);
+    ASSERT_EQ(acked(vu::req::set_features, u64_payload(features)), 0u);
+    ASSERT_EQ(acked(vu::req::set_mem_table, mem_table(), {memfd}), 0u);
+    for (u32 q = 0; q < 2; q++) {
+      ASSERT_EQ(acked(vu::req::set_vring_num, state(q, kNum)), 0u);
+      ASSERT_EQ(acked(vu::req::set_vring_base, state(q, 0)), 0u);
+      ASSERT_EQ(acked(vu::req::set_vring_addr, vring_addr(q)), 0u);
+      ASSERT_EQ(acked(vu::req::set_vring_kick, u64_payload(q), {kick[q]}), 0u);
+      ASSERT_EQ(acked(vu::req::set_vring_call, u64_payload(q), {call[q]}), 0u);
+      ASSERT_EQ(acked(vu::req::set_vring_enable, state(q, 1)), 0u);
+    }
+  }
+
+  // --- the guest driver's side of the rings ---
+  u8* desc(u32 q, u16 i) { return region + kRing[q] + 16u * i; }
+  u8* avail(u32 q) { return region + kRing[q] + 0x400; }
+  u8* used(u32 q) { return region + kRing[q] + 0x800; }
+  u16 used_idx(u32 q) { return load_le16(used(q) + 2); }
+  std::pair<u32, u32> used_elem(u32 q, u16 i) {
+    const u8* e = used(q) + 4 + 8 * (i % kNum);
+    return {load_le32(e), load_le32(e + 4)};
+  }
+  void set_desc(u32 q, u16 i, u64 off, u32 len, u16 flags, u16 next = 0) {
+    store_le64(desc(q, i), kGpa + off);
+    store_le32(desc(q, i) + 8, len);
+    store_le16(desc(q, i) + 12, flags);
+    store_le16(desc(q, i) + 14, next);
+  }
+  void make_available(u32 q, u16 head) {
+    const u16 idx = load_le16(avail(q) + 2);
+    store_le16(avail(q) + 4 + 2 * (idx % kNum), head);
+    store_le16(avail(q) + 2, static_cast<u16>(idx + 1));
+  }
+  void kick_queue(u32 q) {
+    const u64 one = 1;
+    ASSERT_EQ(::write(kick[q], &one, 8), 8);
+  }
+  u64 interrupts(u32 q) {
+    u64 v = 0;
+    return ::read(call[q], &v, 8) == 8 ? v : 0;
+  }
+  // A frame from the guest in descriptor `head` (and head+1: the header
+  // and the frame in separate buffers, as Linux's virtio-net sends them).
+  void guest_sends(u16 head, const std::vector<u8>& f, u64 at) {
+    std::memset(region + at, 0, vq::kNetHdrLen);
+    std::memcpy(region + at + 64, f.data(), f.size());
+    set_desc(1, head, at, vq::kNetHdrLen, vq::desc_f_next, static_cast<u16>(head + 1));
+    set_desc(1, static_cast<u16>(head + 1), at + 64, static_cast<u32>(f.size()), 0);
+    make_available(1, head);
+  }
+  // `n` receive buffers of `len` bytes, descriptors first..first+n-1.
+  void guest_posts(u16 first, u16 n, u32 len) {
+    for (u16 i = 0; i < n; i++) {
+      const u16 d = static_cast<u16>(first + i);
+      set_desc(0, d, kBufs + 0x8000 + u64{d} * 0x1000, len, vq::desc_f_write);
+      make_available(0, d);
+    }
+  }
+
+  MonotonicClock clock;
+  EventLoop loop{clock};
+  RecordingSink sink;
+  std::unique_ptr<VhostUser> vh;
+  int fe = -1;
+  int memfd = -1;
+  u8* map = nullptr;
+  u8* region = nullptr;
+  int kick[2] = {-1, -1};
+  int call[2] = {-1, -1};
+};
+
+TEST_F(VhostUserTest, HandshakeStartsBothQueues) {
+  attach();
+  EXPECT_FALSE(vh->queue_running(VhostUser::kRx));
+  handshake();
+  EXPECT_TRUE(vh->queue_running(VhostUser::kRx));
+  EXPECT_TRUE(vh->queue_running(VhostUser::kTx));
+  EXPECT_EQ(vh->features(), VhostUser::kFeatures);
+  EXPECT_TRUE(vh->connected());
+}
+
+TEST_F(VhostUserTest, FeaturesWeDidNotOfferAreRefused) {
+  attach();
+  ASSERT_TRUE(send_msg(vu::req::set_protocol_features, 0, u64_payload(vu::pf::reply_ack)));
+  EXPECT_EQ(acked(vu::req::set_features, u64_payload(VhostUser::kFeatures | vq::f_ring_event_idx)), 1u);
+  EXPECT_EQ(acked(vu::req::set_features, u64_payload(VhostUser::kFeatures)), 0u);
+  // An unknown request with NEED_REPLY gets a failure status, not silence.
+  EXPECT_EQ(acked(99, {}), 1u);
+  EXPECT_TRUE(vh->connected());
+}
+
+TEST_F(VhostUserTest, RingsStartDisabledWithProtocolFeaturesUntilEnabled) {
+  attach();
+  handshake();
+  ASSERT_EQ(acked(vu::req::set_vring_enable, state(VhostUser::kRx, 0)), 0u);
+  EXPECT_FALSE(vh->queue_running(VhostUser::kRx));
+  const std::vector<u8> f = pattern(60, 1);
+  const Bytes one[] = {Bytes(f)};
+  EXPECT_EQ(vh->send(one), 1u);  // not running: dropped, as with no guest
+  EXPECT_EQ(vh->stats().tx_dropped, 1u);
+}
+
+TEST_F(VhostUserTest, FrameFromTheGuestReachesTheEngineAndTheChainComesBack) {
+  attach();
+  handshake();
+  const std::vector<u8> f = pattern(1514, 2);
+  guest_sends(0, f, kBufs);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return !sink.frames.empty(); }));
+  ASSERT_EQ(sink.frames.size(), 1u);
+  EXPECT_EQ(sink.frames[0], f);
+  EXPECT_EQ(used_idx(VhostUser::kTx), 1u);
+  EXPECT_EQ(used_elem(VhostUser::kTx, 0), std::make_pair(u32{0}, u32{0}));
+  EXPECT_EQ(interrupts(VhostUser::kTx), 1u);
+  EXPECT_EQ(vh->stats().rx_frames, 1u);
+}
+
+TEST_F(VhostUserTest, NoInterruptWhenTheGuestAsksForNone) {
+  attach();
+  handshake();
+  store_le16(avail(VhostUser::kTx), vq::avail_f_no_interrupt);
+  guest_sends(0, pattern(100, 3), kBufs);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return !sink.frames.empty(); }));
+  EXPECT_EQ(used_idx(VhostUser::kTx), 1u);
+  EXPECT_EQ(interrupts(VhostUser::kTx), 0u);
+}
+
+TEST_F(VhostUserTest, ChainsTooShortForAFrameAreReturnedUnread) {
+  attach();
+  handshake();
+  set_desc(1, 0, kBufs, vq::kNetHdrLen + 13, 0);  // one byte short of an Ethernet header
+  make_available(1, 0);
+  guest_sends(1, pattern(64, 4), kBufs + 0x1000);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return used_idx(VhostUser::kTx) == 2; }));
+  ASSERT_EQ(sink.frames.size(), 1u);
+  EXPECT_EQ(sink.frames[0], pattern(64, 4));
+  EXPECT_EQ(vh->stats().rx_oversize, 1u);
+}
+
+TEST_F(VhostUserTest, AWakeUpTakesAtMostMaxFramesAndKicksItselfForTheRest) {
+  attach({.max_frames = 2});
+  handshake();
+  for (u16 i = 0; i < 5; i++) guest_sends(static_cast<u16>(2 * i), pattern(80, i), kBufs + 0x1000u * i);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(loop.run_once(sink, Duration::seconds(1)));
+  EXPECT_EQ(sink.frames.size(), 2u);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 5; }));
+  for (u32 i = 0; i < 5; i++) EXPECT_EQ(sink.frames[i], pattern(80, i));
+}
+
+TEST_F(VhostUserTest, FramesToTheGuestFillMergeableBuffersInOrder) {
+  attach();
+  handshake();
+  guest_posts(0, 4, 1536);
+  const std::vector<u8> f = pattern(3100, 5);
+  const Bytes one[] = {Bytes(f)};
+  ASSERT_EQ(vh->send(one), 1u);
+  // 12 + 3100 bytes: two whole buffers and 40 bytes of a third.
+  ASSERT_EQ(used_idx(VhostUser::kRx), 3u);
+  EXPECT_EQ(used_elem(VhostUser::kRx, 0), std::make_pair(u32{0}, u32{1536}));
+  EXPECT_EQ(used_elem(VhostUser::kRx, 1), std::make_pair(u32{1}, u32{1536}));
+  EXPECT_EQ(used_elem(VhostUser::kRx, 2), std::make_pair(u32{2}, u32{40}));
+  std::vector<u8> got;
+  for (u16 d = 0; d < 3; d++) {
+    const u8* b = region + kBufs + 0x8000 + u64{d} * 0x1000;
+    got.insert(got.end(), b, b + used_elem(VhostUser::kRx, d).second);
+  }
+  ASSERT_EQ(got.size(), 12u + f.size());
+  EXPECT_EQ(load_le16(got.data() + vq::kNetHdrNumBuffers), 3u);
+  EXPECT_EQ(std::vector<u8>(got.begin(), got.begin() + 10), std::vector<u8>(10, 0));
+  EXPECT_EQ(std::vector<u8>(got.begin() + 12, got.end()), f);
+  EXPECT_EQ(interrupts(VhostUser::kRx), 1u);
+
+  // One buffer left: a 2000-byte frame does not fit and takes nothing.
+  const std::vector<u8> g = pattern(2000, 6);
+  const Bytes two[] = {Bytes(g)};
+  EXPECT_EQ(vh->send(two), 0u);
+  EXPECT_EQ(used_idx(VhostUser::kRx), 3u);
+  EXPECT_EQ(vh->stats().tx_no_buffers, 1u);
+  // More buffers: now it goes, into the one left and a new one.
+  guest_posts(4, 1, 1536);
+  EXPECT_EQ(vh->send(two), 1u);
+  EXPECT_EQ(used_idx(VhostUser::kRx), 5u);
+  EXPECT_EQ(used_elem(VhostUser::kRx, 3).first, 3u);
+  EXPECT_EQ(used_elem(VhostUser::kRx, 4).first, 4u);
+}
+
+TEST_F(VhostUserTest, ManyFramesOnePublishOneInterrupt) {
+  attach();
+  handshake();
+  guest_posts(0, 16, 2048);
+  std::vector<std::vector<u8>> fs;
+  std::vector<Bytes> bs;
+  for (u32 i = 0; i < 10; i++) fs.push_back(pattern(100 + i, i));
+  for (const auto& f : fs) bs.emplace_back(f);
+  EXPECT_EQ(vh->send(bs), 10u);
+  EXPECT_EQ(used_idx(VhostUser::kRx), 10u);
+  EXPECT_EQ(interrupts(VhostUser::kRx), 1u);
+}
+
+TEST_F(VhostUserTest, ACorruptRingStopsThatQueueOnly) {
+  attach();
+  handshake();
+  make_available(VhostUser::kTx, kNum + 3);  // a head beyond the ring
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return vh->stats().broken == 1; }));
+  EXPECT_FALSE(vh->queue_running(VhostUser::kTx));
+  EXPECT_TRUE(vh->queue_running(VhostUser::kRx));
+  EXPECT_TRUE(sink.frames.empty());
+  EXPECT_TRUE(vh->connected());
+}
+
+TEST_F(VhostUserTest, GetVringBaseStopsTheQueueAndTellsWhereItStopped) {
+  attach();
+  handshake();
+  guest_sends(0, pattern(70, 7), kBufs);
+  guest_sends(2, pattern(71, 8), kBufs + 0x1000);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 2; }));
+  ASSERT_TRUE(send_msg(vu::req::get_vring_base, 0, state(VhostUser::kTx, 0)));
+  const std::vector<u8> r = reply(vu::req::get_vring_base);
+  ASSERT_EQ(r.size(), 8u);
+  EXPECT_EQ(load_le32(r.data()), VhostUser::kTx);
+  EXPECT_EQ(load_le32(r.data() + 4), 2u);
+  EXPECT_FALSE(vh->queue_running(VhostUser::kTx));
+}
+
+TEST_F(VhostUserTest, ANewMemoryTableMovesTheRings) {
+  attach();
+  handshake();
+  // The same memory again (qemu re-sends the table on changes): the rings
+  // are translated again and keep working.
+  ASSERT_EQ(acked(vu::req::set_mem_table, mem_table(), {memfd}), 0u);
+  guest_sends(0, pattern(90, 9), kBufs);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 1; }));
+  // A table without the rings' memory: the queue cannot be mapped, the
+  // request fails... and nothing is read from stale pointers.
+  std::vector<u8> t = mem_table();
+  store_le64(t.data() + 24, uva(0) + (u64{1} << 40));  // a different front-end address
+  EXPECT_EQ(acked(vu::req::set_mem_table, t, {memfd}), 0u);
+  EXPECT_FALSE(vh->queue_running(VhostUser::kTx));
+}
+
+TEST_F(VhostUserTest, MemoryTableWithoutDescriptorsFails) {
+  attach();
+  ASSERT_TRUE(send_msg(vu::req::set_protocol_features, 0, u64_payload(vu::pf::reply_ack)));
+  EXPECT_EQ(acked(vu::req::set_mem_table, mem_table()), 1u);
+  EXPECT_TRUE(vh->connected());
+}
+
+TEST_F(VhostUserTest, FrontEndLeavingEndsTheSession) {
+  attach();
+  handshake();
+  ::close(fe);
+  fe = -1;
+  ASSERT_TRUE(run_until(loop, sink, [&] { return !sink.states.empty(); }));
+  EXPECT_EQ(sink.states, std::vector<bool>{false});
+  EXPECT_FALSE(vh->connected());
+  EXPECT_FALSE(vh->queue_running(VhostUser::kRx));
+}
+
+TEST_F(VhostUserTest, AnOversizedPayloadEndsTheSession) {
+  attach();
+  std::vector<u8> m(vu::kHdrLen);
+  store_le32(m.data(), vu::req::set_features);
+  store_le32(m.data() + 4, vu::kVersion);
+  store_le32(m.data() + 8, vu::kMaxPayload + 1);
+  ASSERT_EQ(::send(fe, m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
+  ASSERT_TRUE(run_until(loop, sink, [&] { return !sink.states.empty(); }));
+  EXPECT_FALSE(vh->connected());
+}
+
+TEST_F(VhostUserTest, ListenerAcceptsOneFrontEndAtATime) {
+  char dir[] = "/tmp/vhost-user-test.XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/sock";
+  VhostUser v(loop, {.one_off = true});
+  ASSERT_TRUE(v.init());
+  ASSERT_TRUE(v.listen(path.c_str()));
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, path.c_str(), sizeof(sa.sun_path) - 1);
+  const auto* addr = reinterpret_cast<const sockaddr*>(&sa);
+  int a = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int b = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(a, addr, sizeof(sa)), 0);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return v.connected(); }));
+  ASSERT_EQ(::connect(b, addr, sizeof(sa)), 0);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return v.stats().rejected == 1; }));
+  EXPECT_EQ(sink.states, std::vector<bool>{true});
+  ::close(a);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return loop.stopping(); }));  // --one-off
+  EXPECT_EQ(sink.states, (std::vector<bool>{true, false}));
+  ::close(b);
+  ::unlink(path.c_str());
+  ::rmdir(dir);
+}
+
+}  // namespace
+}  // namespace passt::os
