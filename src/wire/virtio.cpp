@@ -21,7 +21,7 @@ u16 load16(const u8* p, int order) noexcept {
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): guest memory, aligned by set_rings
   return __atomic_load_n(reinterpret_cast<const u16*>(p), order);
 }
-void store16(u8* p, u16 v, int order) noexcept {
+void store16(u8* p, u16 v, int order) noexcept {  // NOLINT(readability-non-const-parameter): written through the cast
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): as load16
   __atomic_store_n(reinterpret_cast<u16*>(p), v, order);
 }
