@@ -41,7 +41,8 @@ inline constexpr u32 send_rarp = 19;
 inline constexpr u32 net_set_mtu = 20;
 }  // namespace req
 
-// "VHOST_USER_GET_FEATURES" style names, for logs ("unknown" otherwise).
+// The request's name without its VHOST_USER_ prefix ("GET_FEATURES"), for
+// logs ("unknown" otherwise).
 const char* req_name(u32 request) noexcept;
 
 // Whether the request has a reply of its own (not only REPLY_ACK's).
@@ -111,8 +112,8 @@ struct MemTable {
   static constexpr std::size_t kMaxRegions = 8;
   u32 count = 0;
   std::array<MemRegionMsg, kMaxRegions> region{};
-  // Err::malformed for more than kMaxRegions or a payload too short for
-  // `count` regions.
+  // Err::truncated under 8 bytes; Err::malformed for more than kMaxRegions
+  // or a payload too short for `count` regions.
   static Result<MemTable> parse(Bytes payload) noexcept;
 };
 

@@ -134,6 +134,7 @@ Pop Virtq::pop(const GuestMemory& mem, Chain& out) noexcept {
 }
 
 void Virtq::push(u16 head, u32 len) noexcept {
+  if (!ready()) return;
   u8* e = used_ + 4 + std::size_t{8} * (used_idx_ & (num_ - 1));
   store_le32(e, head);
   store_le32(e + 4, len);

@@ -127,6 +127,7 @@ class Virtq {
   // the guest's index is beyond what the ring holds).
   u16 pending() const noexcept;
 
+  // push, publish: nothing while the ring is not ready.
   void push(u16 head, u32 len) noexcept;
   void publish() noexcept;
   u16 unpublished() const noexcept { return static_cast<u16>(used_idx_ - published_); }
