@@ -42,11 +42,11 @@
 #include "linux/privileges.hpp"
 #include "linux/procnet.hpp"
 #include "linux/qemu_stream.hpp"
-#include "linux/vhost_user.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/sock_diag.hpp"
 #include "linux/tap_fd.hpp"
 #include "linux/tun.hpp"
+#include "linux/vhost_user.hpp"
 #include "util/log.hpp"
 
 namespace passt::app {
@@ -142,8 +142,9 @@ __attribute__((format(printf, 1, 2))) int fail(const char* fmt, ...) {
 }
 
 // Finds or creates the passt socket path: explicit -s, or the first free
-// /tmp/passt_N.socket.
-Status listen_socket(os::QemuStream& qs, const core::Config& cfg, std::string* path_out) {
+// /tmp/passt_N.socket.  Link: os::QemuStream or os::VhostUser.
+template <class Link>
+Status listen_socket(Link& qs, const core::Config& cfg, std::string* path_out) {
   if (!cfg.socket_path.empty()) {
     *path_out = cfg.socket_path;
     return qs.listen(cfg.socket_path.c_str());
@@ -395,19 +396,9 @@ int run(Runtime& rt, int, char**) {
     if (cfg.fd >= 0) {
       if (auto s = vhost->attach(cfg.fd); !s) return fail("Couldn't use --fd");
     } else {
-      std::string path = cfg.socket_path;
-      Status s = Err::addr_in_use;
-      if (!path.empty()) {
-        s = vhost->listen(path.c_str());
-      } else {
-        for (int i = 1; i < kUnixSockMax && !s && s.err() == Err::addr_in_use; i++) {
-          char p[64];
-          std::snprintf(p, sizeof(p), "/tmp/passt_%d.socket", i);
-          path = p;
-          s = vhost->listen(p);
-        }
-      }
-      if (!s) return fail("Couldn't bind the UNIX domain socket %s", path.c_str());
+      std::string path;
+      if (auto s = listen_socket(*vhost, cfg, &path); !s)
+        return fail("Couldn't bind the UNIX domain socket %s", path.c_str());
       LOG_INFO("UNIX domain socket bound at %s", path.c_str());
       LOG_INFO("You can start qemu with:");
       LOG_INFO("    kvm ... -chardev socket,id=chr0,path=%s -netdev vhost-user,id=netdev0,chardev=chr0 "
