@@ -7,6 +7,7 @@
 #                        [--rounds N] [--impls LIST] [--ours PATH]
 #                        [--startup-runs N] [--pin CPU] [--out DIR]
 #                        [--max-minutes M] [--passt-also LABEL=PATH]
+#                        [--passt-vhost-user]
 #                        [BUILD_DIR]
 #
 #   --quick          1 s per test, 1 round, MTU 65520 only, 2 start-ups
@@ -26,6 +27,9 @@
 #   --out DIR        where results.tsv, results.md and logs/ go (default: a
 #                    new /tmp/passt-netbench.XXXXXX, kept)
 #   --max-minutes M  stop starting tests after M minutes (default 30)
+#   --passt-vhost-user  passt mode: one more column, ours-vu: our passt with
+#                    --vhost-user, qemu's -netdev vhost-user (the guest's RAM
+#                    a shared memfd; lib/passt.sh guest_netdev)
 #   --passt-also LABEL=PATH  passt mode: one more passt binary in the
 #                    rounds, in its own column (e.g. base=/tmp/old/passt for
 #                    an A/B of a change); repeatable
@@ -102,6 +106,7 @@ while [ $# -gt 0 ]; do
   --out) OUT=$2; shift ;;
   --max-minutes) MAX_MIN=$2; shift ;;
   --passt-also) PASST_ALSO+=("$2"); shift ;;
+  --passt-vhost-user) PASST_VU=1 ;;
   -h|--help) usage 0 ;;
   -*) echo "netbench: unknown option $1" >&2; usage 2 ;;
   *) BUILD_ARG=$1 ;;
@@ -533,10 +538,11 @@ PASST_HOST=203.0.113.1
 PASST_MTU=65520      # the column the rows are recorded under
 
 passt_variant() {
-  local impl=$1 round=$2 tag=passt-$1-$2 bin
+  local impl=$1 round=$2 tag=passt-$1-$2 bin vu=""
   local sock=$TMP/$tag.sock
   case $impl in
   ours) bin=$OURS_PASST ;;
+  ours-vu) bin=$OURS_PASST vu=1 ;;
   passt) bin=/usr/bin/passt ;;
   *) bin=${PASST_BIN_OF[$impl]} ;;
   esac
@@ -546,8 +552,8 @@ passt_variant() {
     for r in passt_out passt_in; do record "$impl" "$PASST_MTU" "$r" "$round" n/a; done
     return 0
   fi
-  echo "$bin -f -s $sock -t none -u none" >"$LOGS/$tag.cmd"
-  "$bin" -f -s "$sock" -t none -u none </dev/null >"$LOGS/$tag.log" 2>&1 &
+  echo "$bin ${vu:+--vhost-user }-f -s $sock -t none -u none" >"$LOGS/$tag.cmd"
+  "$bin" ${vu:+--vhost-user} -f -s "$sock" -t none -u none </dev/null >"$LOGS/$tag.log" 2>&1 &
   local ppid=$! spid="" rpid=""
   local out_json=$LOGS/$tag-out.json in_json=$LOGS/$tag-in.json
   local qpidfile=$TMP/$tag.qemu.pid tpidfile=$TMP/$tag.passt.pid
@@ -569,7 +575,7 @@ passt_variant() {
     local t0
     t0=$(date +%s%N)
     # The integration tests' guest (lib/passt.sh), 256 MiB as test_qemu_guest.sh.
-    run_test_guest 150 256 "$sock" "passt_bench=$TIME,$PASST_PORT,$PASST_HOST" \
+    PASST_VHOST_USER=$vu run_test_guest 150 256 "$sock" "passt_bench=$TIME,$PASST_PORT,$PASST_HOST" \
       "$LOGS/$tag.console.log" "$LOGS/$tag.guest.log" "$LOGS/$tag.qemu.log" -pidfile "$qpidfile" ||
       log "  qemu status $? (logs: $LOGS/$tag.*)"
     log "  guest ran $((($(date +%s%N) - t0) / 1000000)) ms: $(tr -d '\r' <"$LOGS/$tag.guest.log" |
@@ -631,6 +637,7 @@ if want passt_out || want passt_in; then
   if [ -x /usr/bin/passt ] && ! cmp -s "$(readlink -f /usr/bin/passt)" "$(readlink -f "$OURS_PASST")"; then
     PASST_IMPLS+=,passt
   fi
+  [ "${PASST_VU:-}" = 1 ] && PASST_IMPLS+=,ours-vu
   for l in "${!PASST_BIN_OF[@]}"; do
     PASST_IMPLS+=",$l"
     echo "passt mode: $l ${PASST_BIN_OF[$l]} ($(sha256sum "${PASST_BIN_OF[$l]}" | cut -c1-16))" >>"$OUT/info.txt"
