@@ -534,6 +534,8 @@ void VhostUser::drain_guest(Instant now, ports::EventSink& sink) noexcept {
   const std::size_t hdr = vq::net_hdr_len(features_);
   std::size_t total = 0;
   bool more = true;
+  // No kicks while we drain: the guest adds chains without exiting to qemu.
+  x.vq.set_no_notify(true);
   while (more && total < opt_.max_frames) {
     std::size_t nf = 0;
     std::size_t used = 0;
@@ -583,8 +585,15 @@ void VhostUser::drain_guest(Instant now, ports::EventSink& sink) noexcept {
     sink.on_tap_frames(std::span<const Bytes>(s.frames.data(), nf), now);
     if (!queue_running(kTx)) return;  // the engine's sends ended the session? (they cannot)
   }
-  // Stopped at the budget with chains left: kick ourselves for the next pass.
-  if (more && x.vq.pending() != 0 && x.kick >= 0) {
+  // Nothing left: kicks on again (with a fence), and a chain the guest
+  // added before it could see that (so without a kick) is looked for once
+  // more.  Chains left (the budget, or that race): kick ourselves for the
+  // next pass, kicks still off.
+  if (x.vq.pending() == 0) {
+    x.vq.set_no_notify(false);
+    if (x.vq.pending() == 0) return;
+  }
+  if (x.kick >= 0) {
     const u64 one = 1;
     if (::write(x.kick, &one, sizeof(one)) < 0) LOG_DEBUG("vhost-user: can't re-kick: %s", err_name(last_err()));
   }

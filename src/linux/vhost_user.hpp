@@ -25,7 +25,8 @@
 //    with an error logged.
 //  * From the guest: a kick (eventfd) on queue 1 makes us take every
 //    chain it made available, at most Options::max_frames per wake-up (the
-//    rest kick us again through our own write to the eventfd), copy each
+//    rest kick us again through our own write to the eventfd; while we
+//    drain, VRING_USED_F_NO_NOTIFY spares the guest its kicks), copy each
 //    frame out of guest memory (the guest may change it under us), return
 //    the chains as used, interrupt the guest unless it asked not to, and
 //    hand the frames to the engine.

@@ -274,6 +274,21 @@ TEST_F(VhostUserTest, FrameFromTheGuestReachesTheEngineAndTheChainComesBack) {
   EXPECT_EQ(used_elem(VhostUser::kTx, 0), std::make_pair(u32{0}, u32{0}));
   EXPECT_EQ(interrupts(VhostUser::kTx), 1u);
   EXPECT_EQ(vh->stats().rx_frames, 1u);
+  // Kicks wanted again once the ring is drained.
+  EXPECT_EQ(load_le16(used(VhostUser::kTx)), 0u);
+}
+
+TEST_F(VhostUserTest, NoKicksWantedWhileABudgetLeavesChains) {
+  attach({.max_frames = 1});
+  handshake();
+  guest_sends(0, pattern(80, 1), kBufs);
+  guest_sends(2, pattern(81, 2), kBufs + 0x1000);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 1; }));
+  EXPECT_EQ(load_le16(used(VhostUser::kTx)), vq::used_f_no_notify);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 2; }));
+  ASSERT_TRUE(loop.run_once(sink, Duration::millis(10)));
+  EXPECT_EQ(load_le16(used(VhostUser::kTx)), 0u);
 }
 
 TEST_F(VhostUserTest, NoInterruptWhenTheGuestAsksForNone) {
