@@ -326,6 +326,15 @@ bool VhostUser::handle_message(int nfds, Instant now, ports::EventSink& sink) no
   };
   // The queue a vring request names, or kQueues for none we have.
   auto vring_index = [](u64 v) { return v < kQueues ? static_cast<u32>(v) : kQueues; };
+  // A VringState payload into `st`, and the queue it names (kQueues: none,
+  // or no payload).
+  vu::VringState st{};
+  auto state_queue = [&]() {
+    auto r = vu::VringState::parse(p);
+    if (!r) return kQueues;
+    st = *r;
+    return vring_index(st.index);
+  };
 
   switch (h.request) {
     case vu::req::get_features:
@@ -360,13 +369,12 @@ bool VhostUser::handle_message(int nfds, Instant now, ports::EventSink& sink) no
       ok = set_mem_table(p, nfds);
       break;
     case vu::req::set_vring_num: {
-      auto st = vu::VringState::parse(p);
-      const u32 q = st ? vring_index(st->index) : kQueues;
+      const u32 q = state_queue();
       ok = q < kQueues;
       if (ok) {
         Queue& x = q_[q];
         const u16 base = x.vq.base();
-        ok = x.vq.set_num(st->num);
+        ok = x.vq.set_num(st.num);
         x.vq.set_base(base);
         if (ok && x.has_addr) ok = map_rings(q);
       }
@@ -384,16 +392,14 @@ bool VhostUser::handle_message(int nfds, Instant now, ports::EventSink& sink) no
       break;
     }
     case vu::req::set_vring_base: {
-      auto st = vu::VringState::parse(p);
-      const u32 q = st ? vring_index(st->index) : kQueues;
+      const u32 q = state_queue();
       ok = q < kQueues;
-      if (ok) q_[q].vq.set_base(static_cast<u16>(st->num));
+      if (ok) q_[q].vq.set_base(static_cast<u16>(st.num));
       break;
     }
     case vu::req::get_vring_base: {
-      auto st = vu::VringState::parse(p);
-      const u32 q = st ? vring_index(st->index) : kQueues;
-      vu::VringState out{st ? st->index : 0, 0};
+      const u32 q = state_queue();
+      vu::VringState out{st.index, 0};
       if (q < kQueues) {
         Queue& x = q_[q];
         x.vq.publish();
@@ -429,11 +435,10 @@ bool VhostUser::handle_message(int nfds, Instant now, ports::EventSink& sink) no
       break;
     }
     case vu::req::set_vring_enable: {
-      auto st = vu::VringState::parse(p);
-      const u32 q = st ? vring_index(st->index) : kQueues;
+      const u32 q = state_queue();
       ok = q < kQueues;
       if (ok) {
-        q_[q].enabled = st->num != 0;
+        q_[q].enabled = st.num != 0;
         if (q == kTx && q_[q].enabled) drain_guest(now, sink);
       }
       break;
