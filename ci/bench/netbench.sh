@@ -32,7 +32,8 @@
 #                    a shared memfd; lib/passt.sh guest_netdev)
 #   --passt-also LABEL=PATH  passt mode: one more passt binary in the
 #                    rounds, in its own column (e.g. base=/tmp/old/passt for
-#                    an A/B of a change); repeatable
+#                    an A/B of a change); repeatable.  A LABEL ending in -vu
+#                    runs its binary over vhost-user, as ours-vu
 #
 # Columns: ours (our pasta), pasta (/usr/bin/pasta: Debian's 2023 build),
 # slirp4netns, kernel (a veth pair: the machine's limit, no translator).
@@ -544,6 +545,7 @@ passt_variant() {
   ours) bin=$OURS_PASST ;;
   ours-vu) bin=$OURS_PASST vu=1 ;;
   passt) bin=/usr/bin/passt ;;
+  *-vu) bin=${PASST_BIN_OF[$impl]} vu=1 ;;
   *) bin=${PASST_BIN_OF[$impl]} ;;
   esac
   log "== passt mode: $impl, round $round"

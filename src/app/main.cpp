@@ -407,6 +407,7 @@ int run(Runtime& rt, int, char**) {
                path.c_str());
     }
     tap = &*vhost;
+    tap_offload = true;  // checksums left to the port (VhostUser completes them if the guest won't)
   } else {
     os::QemuStream::Options qo;
     qo.one_off = cfg.one_off;
@@ -441,7 +442,9 @@ int run(Runtime& rt, int, char**) {
   engine::Sizing sizing;
   sizing.verify_l4_checksums = !pasta;  // pasta's tap: frames of the namespace's kernel (engine.hpp)
   sizing.tap_l4_csum_offload = tap_offload;
-  sizing.tap_gso = tap_offload && !pcap.active();  // PcapTap passes no GSO sizes on
+  // Only pasta's tap cuts segments for the guest (vhost-user has no
+  // GUEST_TSO); PcapTap passes no GSO sizes on.
+  sizing.tap_gso = tap_offload && tapfd.has_value() && !pcap.active();
   engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, sizing, tcp_opt);
   // pasta "auto" forwarding reads the bound ports of both namespaces: from
   // the kernel's socket diagnostics (linux/sock_diag), or /proc/net where
@@ -576,6 +579,20 @@ int run(Runtime& rt, int, char**) {
               static_cast<unsigned long long>(t.timeout_retransmits),
               static_cast<unsigned long long>(t.tap_rewinds),
               static_cast<unsigned long long>(t.frames_to_tap));
+  }
+  if (vhost) {
+    const auto& v = vhost->stats();
+    LOG_DEBUG("vhost-user: %llu frames from the guest (%llu checksums left to us, %llu TSO, %llu bad GSO, "
+              "%llu unusable chains), "
+              "%llu to it (%llu checksums left to it, %llu completed here, %llu refused for want of "
+              "buffers), %llu interrupts, %llu kicks",
+              static_cast<unsigned long long>(v.rx_frames), static_cast<unsigned long long>(v.rx_csum_left),
+              static_cast<unsigned long long>(v.rx_gso),
+              static_cast<unsigned long long>(v.rx_bad_gso), static_cast<unsigned long long>(v.rx_oversize),
+              static_cast<unsigned long long>(v.tx_frames), static_cast<unsigned long long>(v.tx_csum_left),
+              static_cast<unsigned long long>(v.tx_csum_done),
+              static_cast<unsigned long long>(v.tx_no_buffers), static_cast<unsigned long long>(v.interrupts),
+              static_cast<unsigned long long>(v.kicks));
   }
   if (sig.event() != os::SignalHandler::Event::none) leave(sig.exit_code());
   if (quit.gone) leave(0);

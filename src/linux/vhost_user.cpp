@@ -16,6 +16,7 @@
 #include "ports/hostnet.hpp"
 #include "util/endian.hpp"
 #include "util/log.hpp"
+#include "wire/vnet_hdr.hpp"
 
 namespace passt::os {
 
@@ -561,7 +562,8 @@ void VhostUser::drain_guest(Instant now, ports::EventSink& sink) noexcept {
         x.vq.push(c.head, 0);
         continue;
       }
-      // Gather the readable segments, skipping the virtio-net header.
+      // Gather the readable segments, the virtio-net header apart.
+      std::array<u8, vq::kNetHdrLen> h{};
       std::size_t skip = hdr;
       u8* out = s.buf.data() + used;
       std::size_t len = 0;
@@ -570,6 +572,7 @@ void VhostUser::drain_guest(Instant now, ports::EventSink& sink) noexcept {
         std::size_t from = 0;
         if (skip > 0) {
           from = std::min<std::size_t>(skip, g.len);
+          std::memcpy(h.data() + (hdr - skip), g.p, from);
           skip -= from;
         }
         const std::size_t n = g.len - from;
@@ -577,6 +580,16 @@ void VhostUser::drain_guest(Instant now, ports::EventSink& sink) noexcept {
         len += n;
       }
       x.vq.push(c.head, 0);
+      // NEEDS_CSUM needs nothing here: the engine does not verify L4
+      // checksums of a port that offloads them.  GSO: TCP only.
+      if ((h[0] & wire::vnet::f_needs_csum) != 0) stats_.rx_csum_left++;
+      if (const u8 gso = h[1]; gso != wire::vnet::gso_none) {
+        if (gso != wire::vnet::gso_tcpv4 && gso != wire::vnet::gso_tcpv6) {
+          stats_.rx_bad_gso++;
+          continue;
+        }
+        stats_.rx_gso++;
+      }
       s.frames[nf++] = Bytes(out, len);
       used += len;
     }
@@ -613,6 +626,7 @@ std::size_t VhostUser::send(std::span<const Bytes> frames) noexcept {
   Scratch& s = *s_;
   const std::size_t hdr = vq::net_hdr_len(features_);
   const bool mrg = (features_ & vq::f_net_mrg_rxbuf) != 0;
+  const bool guest_csum = (features_ & vq::f_net_guest_csum) != 0;
   std::size_t sent = 0;
   for (const Bytes f : frames) {
     const u64 need = hdr + f.size();
@@ -638,19 +652,48 @@ std::size_t VhostUser::send(std::span<const Bytes> frames) noexcept {
       stats_.tx_no_buffers += frames.size() - sent;
       break;
     }
+    // The virtio-net header (little-endian), then the frame, its checksum
+    // field (0 where the engine left the checksum) replaced by the
+    // pseudo-header sum for a guest that completes it, or by the full
+    // checksum.
     std::array<u8, vq::kNetHdrLen> h{};
     if (hdr == vq::kNetHdrLen) store_le16(h.data() + vq::kNetHdrNumBuffers, static_cast<u16>(nch));
-    std::size_t hdone = 0;
-    std::size_t fdone = 0;
+    std::array<u8, 2> sum{};
+    std::array<Bytes, 4> piece{Bytes(h.data(), hdr), f, {}, {}};
+    std::size_t npiece = 2;
+    if (const auto site = wire::l4_csum_left(f)) {
+      if (guest_csum) {
+        h[0] = wire::vnet::f_needs_csum;
+        store_le16(h.data() + 6, site->start);
+        store_le16(h.data() + 8, site->offset);
+        store_be16(sum.data(), static_cast<u16>(site->pseudo));
+        stats_.tx_csum_left++;
+      } else {
+        store_be16(sum.data(), wire::l4_csum_value(f, *site));
+        stats_.tx_csum_done++;
+      }
+      const std::size_t at = std::size_t{site->start} + site->offset;
+      piece[1] = f.first(at);
+      piece[2] = Bytes(sum);
+      piece[3] = f.subspan(at + 2);
+      npiece = 4;
+    }
+    std::size_t pi = 0;
+    std::size_t pdone = 0;
     for (u32 k = 0; k < nch; k++) {
       const vq::Chain& c = s.rx[k];
       u32 si = c.readable;  // writable segments only
       std::size_t off = 0;
-      std::size_t wrote = copy_into(c, si, off, h.data() + hdone, hdr - hdone);
-      hdone += wrote;
-      const std::size_t n = copy_into(c, si, off, f.data() + fdone, f.size() - fdone);
-      fdone += n;
-      x.vq.push(c.head, static_cast<u32>(wrote + n));
+      std::size_t wrote = 0;
+      while (pi < npiece) {
+        const std::size_t n = copy_into(c, si, off, piece[pi].data() + pdone, piece[pi].size() - pdone);
+        wrote += n;
+        pdone += n;
+        if (pdone < piece[pi].size()) break;  // this chain is full
+        pi++;
+        pdone = 0;
+      }
+      x.vq.push(c.head, static_cast<u32>(wrote));
     }
     sent++;
   }

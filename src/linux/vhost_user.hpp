@@ -9,11 +9,17 @@
 //    header with its descriptors, then the payload, each finished within
 //    Options::msg_timeout.  A malformed message, a payload too large or a
 //    timeout ends the session, as does EOF.
-//  * Features: VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF and
-//    VHOST_USER_F_PROTOCOL_FEATURES; protocol feature REPLY_ACK.  No
-//    offloads (the guest sends and takes complete checksums, frames up to
-//    its MTU), no event index, one queue pair, no migration (LOG_ALL,
-//    LOG_SHMFD, DEVICE_STATE are not offered, so qemu refuses to migrate).
+//  * Features: VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF,
+//    VHOST_USER_F_PROTOCOL_FEATURES; protocol feature REPLY_ACK.  Offloads
+//    as pasta's tap has them (docs/linux-adapters.md): CSUM and HOST_TSO4/6
+//    (the guest may leave TCP/UDP checksums to us, which we never need, and
+//    send TCP segments beyond its MTU), GUEST_CSUM (the engine leaves the
+//    checksums of TCP, and of UDP over IPv6, to the port, and we leave them
+//    to the guest: NEEDS_CSUM in the frame's virtio-net header; a guest
+//    that did not take GUEST_CSUM gets them completed here).  No GUEST_TSO
+//    (frames to the guest fit its MTU), no event index, one queue pair, no
+//    migration (LOG_ALL, LOG_SHMFD, DEVICE_STATE are not offered, so qemu
+//    refuses to migrate).
 //  * Memory: SET_MEM_TABLE's regions are mmap()ed shared, read-write, and
 //    replace the previous table (unmapped); ring addresses are kept as the
 //    front end gave them and translated again after each new table.
@@ -55,8 +61,10 @@ namespace passt::os {
 class VhostUser final : public ports::TapPort, public FdHandler {
  public:
   static constexpr std::size_t kMaxFrame = 65535 + 14;  // an MTU of 65535 plus Ethernet
-  static constexpr u64 kFeatures = wire::virtio::f_version_1 | wire::virtio::f_net_mrg_rxbuf |
-                                   wire::vhost_user::f_protocol_features;
+  static constexpr u64 kFeatures =
+      wire::virtio::f_version_1 | wire::virtio::f_net_mrg_rxbuf | wire::virtio::f_net_csum |
+      wire::virtio::f_net_guest_csum | wire::virtio::f_net_host_tso4 | wire::virtio::f_net_host_tso6 |
+      wire::vhost_user::f_protocol_features;
   static constexpr u64 kProtocolFeatures = wire::vhost_user::pf::reply_ack;
   static constexpr u32 kQueues = 2;
   static constexpr u32 kRx = 0;  // to the guest
@@ -70,9 +78,14 @@ class VhostUser final : public ports::TapPort, public FdHandler {
   struct Stats {
     u64 rx_frames = 0;       // from the guest
     u64 rx_oversize = 0;     // chains too short or too long for a frame, returned unread
+    u64 rx_csum_left = 0;    // frames whose L4 checksum the guest left to us (CSUM)
+    u64 rx_gso = 0;          // TCP segments beyond the MTU (HOST_TSO4/6)
+    u64 rx_bad_gso = 0;      // frames with a GSO type we did not offer, dropped
     u64 tx_frames = 0;       // to the guest
     u64 tx_no_buffers = 0;   // frames refused: not enough receive buffers
     u64 tx_dropped = 0;      // sent while no guest queue ran
+    u64 tx_csum_left = 0;    // frames whose checksum the guest completes (GUEST_CSUM)
+    u64 tx_csum_done = 0;    // frames whose checksum we completed (no GUEST_CSUM)
     u64 interrupts = 0;      // call eventfd writes
     u64 kicks = 0;           // kick events handled
     u64 messages = 0;

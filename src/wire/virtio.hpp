@@ -35,6 +35,12 @@
 namespace passt::wire::virtio {
 
 // Feature bits (virtio 1.x, 5.1.3; vhost-user's own in wire/vhost_user.hpp).
+inline constexpr u64 f_net_csum = u64{1} << 0;        // frames from the driver may leave the L4 checksum
+inline constexpr u64 f_net_guest_csum = u64{1} << 1;  // frames to it may (and may be marked valid)
+inline constexpr u64 f_net_guest_tso4 = u64{1} << 7;
+inline constexpr u64 f_net_guest_tso6 = u64{1} << 8;
+inline constexpr u64 f_net_host_tso4 = u64{1} << 11;  // the driver may send TCP segments beyond the MTU
+inline constexpr u64 f_net_host_tso6 = u64{1} << 12;
 inline constexpr u64 f_net_mrg_rxbuf = u64{1} << 15;
 inline constexpr u64 f_ring_indirect_desc = u64{1} << 28;
 inline constexpr u64 f_ring_event_idx = u64{1} << 29;

@@ -100,6 +100,7 @@ std::optional<L4CsumSite> l4_csum_site(Bytes f) noexcept {
   } else {
     return std::nullopt;
   }
+  s.len = static_cast<u16>(l4_len);
   return s;
 }
 
@@ -116,6 +117,11 @@ VnetHdr vnet_needs_csum(const L4CsumSite& s) noexcept {
   h.csum_start = s.start;
   h.csum_offset = s.offset;
   return h;
+}
+
+u16 l4_csum_value(Bytes frame, const L4CsumSite& s) noexcept {
+  const u16 v = Csum().add_partial(s.pseudo).add(frame.subspan(s.start, s.len)).finish();
+  return (v == 0 && s.proto == ipproto::udp) ? 0xffff : v;
 }
 
 }  // namespace passt::wire

@@ -74,6 +74,7 @@ struct L4CsumSite {
   u8 proto = 0;      // ipproto::tcp or ipproto::udp
   bool v6 = false;
   u32 pseudo = 0;    // pseudo-header partial sum for this segment
+  u16 len = 0;       // L4 bytes (header and payload; Ethernet padding excluded)
 };
 
 // nullopt: not a whole, unfragmented TCP/UDP segment over IPv4 or IPv6
@@ -90,5 +91,9 @@ std::optional<L4CsumSite> l4_csum_site(Bytes frame) noexcept;
 // a computed UDP checksum is never 0 (0xffff is sent instead).
 std::optional<L4CsumSite> l4_csum_left(Bytes frame) noexcept;
 VnetHdr vnet_needs_csum(const L4CsumSite& s) noexcept;
+// The full checksum of a frame whose checksum was left (its field still 0):
+// what a reader that completes it would write (a UDP sum of 0 as 0xffff).
+// For a port whose reader cannot complete checksums.
+u16 l4_csum_value(Bytes frame, const L4CsumSite& s) noexcept;
 
 }  // namespace passt::wire

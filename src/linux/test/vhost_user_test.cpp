@@ -17,6 +17,11 @@
 #include "linux/clock.hpp"
 #include "linux/test/test_support.hpp"
 #include "util/endian.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
+#include "wire/vnet_hdr.hpp"
 
 namespace passt::os {
 namespace {
@@ -38,6 +43,36 @@ constexpr u64 kBufs = 0x10000;              // buffers from here on
 std::vector<u8> pattern(std::size_t len, u32 seed) {
   std::vector<u8> f(len);
   for (std::size_t i = 0; i < len; i++) f[i] = static_cast<u8>(seed * 13 + i * 7 + (i >> 8));
+  return f;
+}
+
+// A TCP/IPv4 frame as the engine builds it for a port that offloads
+// checksums: checksum field 0 (`left`), or the full checksum.
+std::vector<u8> tcp_frame(std::size_t n, bool left) {
+  const auto a = Ipv4Addr::of(198, 51, 100, 1);
+  const auto b = Ipv4Addr::of(198, 51, 100, 2);
+  std::vector<u8> f(wire::kEthHeaderLen + wire::kIpv4HeaderLen + wire::kTcpHeaderLen + n);
+  MutBytes m(f);
+  EXPECT_TRUE((wire::EthernetRepr{MacAddr{{2, 0, 0, 0, 0, 1}}, MacAddr{{2, 0, 0, 0, 0, 2}},
+                                  wire::ethertype::ipv4}
+                   .emit(m)));
+  wire::Ipv4Repr ip;
+  ip.src = a;
+  ip.dst = b;
+  ip.protocol = wire::ipproto::tcp;
+  ip.payload_len = static_cast<u16>(wire::kTcpHeaderLen + n);
+  EXPECT_TRUE(ip.emit(m.subspan(wire::kEthHeaderLen)));
+  const std::vector<u8> pl = pattern(n, 11);
+  std::copy(pl.begin(), pl.end(), f.end() - static_cast<long>(n));
+  wire::TcpRepr t;
+  t.src_port = 80;
+  t.dst_port = 40000;
+  t.seq = Seq{7};
+  t.flags = wire::tcp_flag::ack;
+  t.window = 1000;
+  t.payload_len = n;
+  EXPECT_TRUE(t.emit(m.subspan(wire::kEthHeaderLen + wire::kIpv4HeaderLen), a, b));
+  if (left) store_be16(f.data() + 34 + 16, 0);
   return f;
 }
 
@@ -202,8 +237,9 @@ class VhostUserTest : public ::testing::Test {
   }
   // A frame from the guest in descriptor `head` (and head+1: the header
   // and the frame in separate buffers, as Linux's virtio-net sends them).
-  void guest_sends(u16 head, const std::vector<u8>& f, u64 at) {
+  void guest_sends(u16 head, const std::vector<u8>& f, u64 at, u8 gso_type = 0) {
     std::memset(region + at, 0, vq::kNetHdrLen);
+    region[at + 1] = gso_type;
     std::memcpy(region + at + 64, f.data(), f.size());
     set_desc(1, head, at, vq::kNetHdrLen, vq::desc_f_next, static_cast<u16>(head + 1));
     set_desc(1, static_cast<u16>(head + 1), at + 64, static_cast<u32>(f.size()), 0);
@@ -361,6 +397,83 @@ TEST_F(VhostUserTest, FramesToTheGuestFillMergeableBuffersInOrder) {
   EXPECT_EQ(used_idx(VhostUser::kRx), 5u);
   EXPECT_EQ(used_elem(VhostUser::kRx, 3).first, 3u);
   EXPECT_EQ(used_elem(VhostUser::kRx, 4).first, 4u);
+}
+
+// GUEST_CSUM: a checksum the engine left goes to the guest as NEEDS_CSUM,
+// the field holding the pseudo-header sum; completed the way the guest's
+// kernel does, it is the full checksum.  Frames with a checksum go as they
+// are.
+TEST_F(VhostUserTest, LeftChecksumsGoToAGuestThatCompletesThem) {
+  attach();
+  handshake();
+  ASSERT_NE(vh->features() & vq::f_net_guest_csum, 0u);
+  guest_posts(0, 2, 4096);
+  const std::vector<u8> full = tcp_frame(1000, false);
+  const std::vector<u8> left = tcp_frame(1000, true);
+  const Bytes fs[] = {Bytes(left), Bytes(full)};
+  ASSERT_EQ(vh->send(fs), 2u);
+  ASSERT_EQ(used_idx(VhostUser::kRx), 2u);
+  const u8* b = region + kBufs + 0x8000;
+  ASSERT_EQ(used_elem(VhostUser::kRx, 0).second, 12u + left.size());
+  EXPECT_EQ(b[0], wire::vnet::f_needs_csum);
+  EXPECT_EQ(b[1], wire::vnet::gso_none);
+  EXPECT_EQ(load_le16(b + 6), 34u);  // csum_start
+  EXPECT_EQ(load_le16(b + 8), 16u);  // csum_offset
+  EXPECT_EQ(load_le16(b + 10), 1u);  // num_buffers
+  std::vector<u8> got(b + 12, b + 12 + left.size());
+  const auto site = wire::l4_csum_site(Bytes(left));
+  ASSERT_TRUE(site);
+  EXPECT_EQ(load_be16(got.data() + 50), static_cast<u16>(site->pseudo));
+  store_be16(got.data() + 50, wire::Csum().add(Bytes(got).subspan(34)).finish());
+  EXPECT_EQ(got, full);
+  // The second frame had its checksum: a plain header, the frame unchanged.
+  const u8* c = region + kBufs + 0x9000;
+  EXPECT_EQ(c[0], 0u);
+  EXPECT_EQ(std::vector<u8>(c + 12, c + 12 + full.size()), full);
+  EXPECT_EQ(vh->stats().tx_csum_left, 1u);
+  EXPECT_EQ(vh->stats().tx_csum_done, 0u);
+}
+
+// Without GUEST_CSUM we complete the checksum ourselves, also when the
+// frame (and so the checksum field) is split over mergeable buffers.
+TEST_F(VhostUserTest, AGuestWithoutGuestCsumGetsFullChecksums) {
+  attach();
+  handshake(VhostUser::kFeatures & ~vq::f_net_guest_csum);
+  guest_posts(0, 8, 49);  // 12 + 37: the checksum field (50, 51) straddles buffers 1 and 2
+  const std::vector<u8> full = tcp_frame(300, false);
+  const std::vector<u8> left = tcp_frame(300, true);
+  const Bytes fs[] = {Bytes(left)};
+  ASSERT_EQ(vh->send(fs), 1u);
+  const u16 n = used_idx(VhostUser::kRx);
+  ASSERT_EQ(n, (12u + left.size() + 48u) / 49u);
+  std::vector<u8> got;
+  for (u16 d = 0; d < n; d++) {
+    const u8* b = region + kBufs + 0x8000 + u64{d} * 0x1000;
+    got.insert(got.end(), b, b + used_elem(VhostUser::kRx, d).second);
+  }
+  ASSERT_EQ(got.size(), 12u + full.size());
+  EXPECT_EQ(got[0], 0u);  // no NEEDS_CSUM
+  EXPECT_EQ(load_le16(got.data() + 10), n);
+  EXPECT_EQ(std::vector<u8>(got.begin() + 12, got.end()), full);
+  EXPECT_EQ(vh->stats().tx_csum_done, 1u);
+}
+
+// HOST_TSO4/6: TCP segments beyond the MTU come with a GSO type and reach
+// the engine as they are; a GSO type we did not offer (UDP) is dropped and
+// its chain returned.
+TEST_F(VhostUserTest, TsoSegmentsFromTheGuestPassOtherGsoTypesDoNot) {
+  attach();
+  handshake();
+  const std::vector<u8> big = tcp_frame(20000, true);
+  guest_sends(0, big, kBufs, wire::vnet::gso_tcpv4);
+  guest_sends(2, pattern(200, 3), kBufs + 0x8000, wire::vnet::gso_udp);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return used_idx(VhostUser::kTx) == 2; }));
+  ASSERT_EQ(sink.frames.size(), 1u);
+  EXPECT_EQ(sink.frames[0], big);
+  EXPECT_EQ(vh->stats().rx_gso, 1u);
+  EXPECT_EQ(vh->stats().rx_csum_left, 0u);
+  EXPECT_EQ(vh->stats().rx_bad_gso, 1u);
 }
 
 TEST_F(VhostUserTest, ManyFramesOnePublishOneInterrupt) {

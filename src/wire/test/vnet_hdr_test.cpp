@@ -177,6 +177,41 @@ TEST(VnetHdr, LeftChecksumCompletesToTheFullOne) {
   }
 }
 
+// A port that cannot leave the checksum to its reader (a vhost-user guest
+// without GUEST_CSUM) completes it itself: the value is the full checksum,
+// whatever padding follows the segment in the frame.
+TEST(VnetHdr, LeftChecksumValueIsTheFullOne) {
+  for (bool v6 : {false, true}) {
+    for (u8 proto : {ipproto::tcp, ipproto::udp}) {
+      for (std::size_t n : {0u, 1u, 1460u, 65000u}) {
+        if (proto == ipproto::udp && !v6) continue;
+        SCOPED_TRACE(testing::Message() << v6 << " " << int{proto} << " " << n);
+        const auto full = frame(v6, proto, n);
+        const std::size_t site = (v6 ? 54u : 34u) + (proto == ipproto::tcp ? 16u : 6u);
+        auto f = full;
+        store_be16(f.data() + site, 0);
+        f.insert(f.end(), {0xde, 0xad, 0xbe});  // Ethernet padding: not summed
+        auto s = l4_csum_left(Bytes(f));
+        ASSERT_TRUE(s);
+        EXPECT_EQ(s->len, full.size() - s->start);
+        EXPECT_EQ(l4_csum_value(Bytes(f), *s), load_be16(full.data() + site));
+      }
+    }
+  }
+  // A UDP sum that comes out 0 is sent as 0xffff (0 would mean "none"):
+  // the two payload bytes (one 16-bit word) chosen to make the sum 0xffff.
+  auto u = frame(true, ipproto::udp, 2);
+  const std::size_t site = 54 + 6;
+  store_be16(u.data() + site, 0);
+  store_be16(u.data() + u.size() - 2, 0);
+  auto s = l4_csum_left(Bytes(u));
+  ASSERT_TRUE(s);
+  const u16 rest = Csum().add_partial(s->pseudo).add(Bytes(u).subspan(s->start)).fold();
+  store_be16(u.data() + u.size() - 2, static_cast<u16>(0xffff - rest));
+  ASSERT_EQ(Csum().add_partial(s->pseudo).add(Bytes(u).subspan(s->start)).finish(), 0);
+  EXPECT_EQ(l4_csum_value(Bytes(u), *s), 0xffff);
+}
+
 TEST(VnetHdr, OtherProtocolsAreNotLeft) {
   auto t = frame(false, ipproto::tcp, 20);
   store_be16(t.data() + 50, 0);
