@@ -46,7 +46,9 @@ wait_until 5 listening_on host $PORT && wait_until 5 listening_on host $((PORT +
   fail "host servers did not start"
 
 SOCK=$TMP/passt.sock
-"$PASST_BIN" $(passt_guest_opts) -f -s "$SOCK" -t $((PORT + 2)),$((PORT + 3)) -u none </dev/null >"$TMP/passt.log" 2>&1 &
+# shellcheck disable=SC2086  # PASST_EXTRA_ARGS: words on purpose
+"$PASST_BIN" $(passt_guest_opts) -f -s "$SOCK" -t $((PORT + 2)),$((PORT + 3)) -u none ${PASST_EXTRA_ARGS:-} \
+  </dev/null >"$TMP/passt.log" 2>&1 &
 PASST_PID=$!
 wait_until 5 test -S "$SOCK" || fail "passt did not create $SOCK within 5 s"
 
@@ -110,4 +112,12 @@ guest_says '^traffic out rc=0' || fail "-t guest -> host: the guest's nc failed:
 got=$(cat "$TMP/t-in.sha")
 [ "$got" = "$GUEST" ] || fail "-t guest -> host: $MIB MiB arrived with SHA-256 '$got', the guest sent $GUEST"
 ok "-t guest -> host: $MIB MiB intact ($(secs "traffic in" "traffic out") s)"
+# PASST_CHECK_STATS=CMD: passt is stopped (SIGTERM: it logs its counters
+# with -d) and CMD runs with its log on stdin; it must succeed.
+if [ -n "${PASST_CHECK_STATS:-}" ]; then
+  kill -TERM "$PASST_PID"
+  wait_exit 10 "$PASST_PID"
+  bash -c "$PASST_CHECK_STATS" <"$TMP/passt.log" || fail "passt's counters: '$PASST_CHECK_STATS' failed"
+  ok "passt's counters: $PASST_CHECK_STATS"
+fi
 log "PASS"
