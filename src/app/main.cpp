@@ -442,9 +442,9 @@ int run(Runtime& rt, int, char**) {
   engine::Sizing sizing;
   sizing.verify_l4_checksums = !pasta;  // pasta's tap: frames of the namespace's kernel (engine.hpp)
   sizing.tap_l4_csum_offload = tap_offload;
-  // Only pasta's tap cuts segments for the guest (vhost-user has no
-  // GUEST_TSO); PcapTap passes no GSO sizes on.
-  sizing.tap_gso = tap_offload && tapfd.has_value() && !pcap.active();
+  // GSO frames to pasta's tap, and to a vhost-user guest that takes them
+  // (VhostUser::takes_gso); PcapTap passes no GSO sizes on.
+  sizing.tap_gso = tap_offload && !pcap.active();
   engine::Engine eng(cfg, net, ports::Ports{*tap, hostnet, rt.entropy}, sizing, tcp_opt);
   // pasta "auto" forwarding reads the bound ports of both namespaces: from
   // the kernel's socket diagnostics (linux/sock_diag), or /proc/net where
@@ -584,13 +584,13 @@ int run(Runtime& rt, int, char**) {
     const auto& v = vhost->stats();
     LOG_DEBUG("vhost-user: %llu frames from the guest (%llu checksums left to us, %llu TSO, %llu bad GSO, "
               "%llu unusable chains), "
-              "%llu to it (%llu checksums left to it, %llu completed here, %llu refused for want of "
-              "buffers), %llu interrupts, %llu kicks",
+              "%llu to it (%llu checksums left to it, %llu TSO, %llu checksums completed here, %llu "
+              "refused for want of buffers), %llu interrupts, %llu kicks",
               static_cast<unsigned long long>(v.rx_frames), static_cast<unsigned long long>(v.rx_csum_left),
               static_cast<unsigned long long>(v.rx_gso),
               static_cast<unsigned long long>(v.rx_bad_gso), static_cast<unsigned long long>(v.rx_oversize),
               static_cast<unsigned long long>(v.tx_frames), static_cast<unsigned long long>(v.tx_csum_left),
-              static_cast<unsigned long long>(v.tx_csum_done),
+              static_cast<unsigned long long>(v.tx_gso), static_cast<unsigned long long>(v.tx_csum_done),
               static_cast<unsigned long long>(v.tx_no_buffers), static_cast<unsigned long long>(v.interrupts),
               static_cast<unsigned long long>(v.kicks));
   }

@@ -88,6 +88,7 @@ class PcapTap final : public ports::TapPort {
   PcapTap(ports::TapPort& inner, PcapWriter& pcap) noexcept : inner_(inner), pcap_(pcap) {}
   std::size_t send(std::span<const Bytes> frames) noexcept override;
   bool connected() const noexcept override { return inner_.connected(); }
+  bool takes_gso() const noexcept override { return inner_.takes_gso(); }
 
  private:
   ports::TapPort& inner_;

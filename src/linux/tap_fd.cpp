@@ -89,17 +89,7 @@ std::size_t TapFd::send_frames(std::span<const Bytes> frames, const u16* gso) no
       if (vnet_.partial_csum) site = wire::l4_csum_left(f);
       if (site) {
         wire::VnetHdr h = wire::vnet_needs_csum(*site);
-        if (gso != nullptr && gso[i] != 0 && site->proto == wire::ipproto::tcp) {
-          const std::size_t l4hdr = static_cast<std::size_t>(f[site->start + 12] >> 4) * 4;
-          const std::size_t l4len = (site->v6 ? load_be16(f.data() + 18)
-                                              : load_be16(f.data() + 16) - (f[14] & 0xfu) * 4u);
-          if (l4hdr >= 20 && l4len > l4hdr + gso[i]) {
-            h.gso_type = site->v6 ? wire::vnet::gso_tcpv6 : wire::vnet::gso_tcpv4;
-            h.gso_size = gso[i];
-            h.hdr_len = static_cast<u16>(site->start + l4hdr);
-            stats_.tx_gso++;
-          }
-        }
+        if (gso != nullptr && wire::vnet_set_tcp_gso(h, f, *site, gso[i])) stats_.tx_gso++;
         (void)h.emit(MutBytes(hdr));
         const std::size_t at = std::size_t{site->start} + site->offset;
         store_be16(pseudo, static_cast<u16>(site->pseudo));

@@ -617,7 +617,13 @@ void VhostUser::drain_guest(Instant now, ports::EventSink& sink) noexcept {
   }
 }
 
-std::size_t VhostUser::send(std::span<const Bytes> frames) noexcept {
+std::size_t VhostUser::send(std::span<const Bytes> frames) noexcept { return send_frames(frames, nullptr); }
+
+std::size_t VhostUser::send_gso(std::span<const Bytes> frames, std::span<const u16> gso) noexcept {
+  return send_frames(frames, gso.size() >= frames.size() && takes_gso() ? gso.data() : nullptr);
+}
+
+std::size_t VhostUser::send_frames(std::span<const Bytes> frames, const u16* gso) noexcept {
   if (!queue_running(kRx)) {
     stats_.tx_dropped += frames.size();
     return frames.size();
@@ -628,7 +634,8 @@ std::size_t VhostUser::send(std::span<const Bytes> frames) noexcept {
   const bool mrg = (features_ & vq::f_net_mrg_rxbuf) != 0;
   const bool guest_csum = (features_ & vq::f_net_guest_csum) != 0;
   std::size_t sent = 0;
-  for (const Bytes f : frames) {
+  for (std::size_t fi = 0; fi < frames.size(); fi++) {
+    const Bytes f = frames[fi];
     const u64 need = hdr + f.size();
     u64 room = 0;
     u32 nch = 0;
@@ -663,9 +670,14 @@ std::size_t VhostUser::send(std::span<const Bytes> frames) noexcept {
     std::size_t npiece = 2;
     if (const auto site = wire::l4_csum_left(f)) {
       if (guest_csum) {
-        h[0] = wire::vnet::f_needs_csum;
-        store_le16(h.data() + 6, site->start);
-        store_le16(h.data() + 8, site->offset);
+        wire::VnetHdr v = wire::vnet_needs_csum(*site);
+        if (gso != nullptr && wire::vnet_set_tcp_gso(v, f, *site, gso[fi])) stats_.tx_gso++;
+        h[0] = v.flags;
+        h[1] = v.gso_type;
+        store_le16(h.data() + 2, v.hdr_len);
+        store_le16(h.data() + 4, v.gso_size);
+        store_le16(h.data() + 6, v.csum_start);
+        store_le16(h.data() + 8, v.csum_offset);
         store_be16(sum.data(), static_cast<u16>(site->pseudo));
         stats_.tx_csum_left++;
       } else {

@@ -16,8 +16,9 @@
 //    send TCP segments beyond its MTU), GUEST_CSUM (the engine leaves the
 //    checksums of TCP, and of UDP over IPv6, to the port, and we leave them
 //    to the guest: NEEDS_CSUM in the frame's virtio-net header; a guest
-//    that did not take GUEST_CSUM gets them completed here).  No GUEST_TSO
-//    (frames to the guest fit its MTU), no event index, one queue pair, no
+//    that did not take GUEST_CSUM gets them completed here), GUEST_TSO4/6
+//    (with GUEST_CSUM: takes_gso(), and the engine sends TCP frames of
+//    several MSS whatever the MTU).  No event index, one queue pair, no
 //    migration (LOG_ALL, LOG_SHMFD, DEVICE_STATE are not offered, so qemu
 //    refuses to migrate).
 //  * Memory: SET_MEM_TABLE's regions are mmap()ed shared, read-write, and
@@ -63,8 +64,11 @@ class VhostUser final : public ports::TapPort, public FdHandler {
   static constexpr std::size_t kMaxFrame = 65535 + 14;  // an MTU of 65535 plus Ethernet
   static constexpr u64 kFeatures =
       wire::virtio::f_version_1 | wire::virtio::f_net_mrg_rxbuf | wire::virtio::f_net_csum |
-      wire::virtio::f_net_guest_csum | wire::virtio::f_net_host_tso4 | wire::virtio::f_net_host_tso6 |
-      wire::vhost_user::f_protocol_features;
+      wire::virtio::f_net_guest_csum | wire::virtio::f_net_guest_tso4 | wire::virtio::f_net_guest_tso6 |
+      wire::virtio::f_net_host_tso4 | wire::virtio::f_net_host_tso6 | wire::vhost_user::f_protocol_features;
+  // What a guest must accept for GSO frames to it (takes_gso()).
+  static constexpr u64 kGsoFeatures =
+      wire::virtio::f_net_guest_csum | wire::virtio::f_net_guest_tso4 | wire::virtio::f_net_guest_tso6;
   static constexpr u64 kProtocolFeatures = wire::vhost_user::pf::reply_ack;
   static constexpr u32 kQueues = 2;
   static constexpr u32 kRx = 0;  // to the guest
@@ -86,6 +90,7 @@ class VhostUser final : public ports::TapPort, public FdHandler {
     u64 tx_dropped = 0;      // sent while no guest queue ran
     u64 tx_csum_left = 0;    // frames whose checksum the guest completes (GUEST_CSUM)
     u64 tx_csum_done = 0;    // frames whose checksum we completed (no GUEST_CSUM)
+    u64 tx_gso = 0;          // TCP frames of several MSS (GUEST_TSO4/6)
     u64 interrupts = 0;      // call eventfd writes
     u64 kicks = 0;           // kick events handled
     u64 messages = 0;
@@ -114,6 +119,8 @@ class VhostUser final : public ports::TapPort, public FdHandler {
 
   // ports::TapPort
   std::size_t send(std::span<const Bytes> frames) noexcept override;
+  std::size_t send_gso(std::span<const Bytes> frames, std::span<const u16> gso) noexcept override;
+  bool takes_gso() const noexcept override { return (features_ & kGsoFeatures) == kGsoFeatures; }
   bool connected() const noexcept override { return client_ >= 0; }
 
   // FdHandler
@@ -154,6 +161,7 @@ class VhostUser final : public ports::TapPort, public FdHandler {
   void interrupt(Queue& q) noexcept;
   void mark_broken(u32 q, const char* why) noexcept;
   void drain_guest(Instant now, ports::EventSink& sink) noexcept;
+  std::size_t send_frames(std::span<const Bytes> frames, const u16* gso) noexcept;
 
   EventLoop& loop_;
   Options opt_;

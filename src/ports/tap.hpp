@@ -33,6 +33,12 @@ class TapPort {
     return send(frames);
   }
 
+  // Whether send_gso() may carry GSO frames now.  Asked before each TCP
+  // send only by an engine told that its port takes them at all
+  // (engine::Sizing::tap_gso); a vhost-user guest says so when it
+  // negotiates features, so the answer can change between sessions.
+  virtual bool takes_gso() const noexcept { return true; }
+
   // Is a guest attached (qemu connected, tap open)?  Frames sent while not
   // connected are dropped and reported as sent.
   virtual bool connected() const noexcept = 0;

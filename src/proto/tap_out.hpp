@@ -89,9 +89,10 @@ class TapOut {
   bool l4_csum_offload() const noexcept { return l4_csum_offload_; }
   // GSO output (engine::Sizing::tap_gso): the port takes TCP frames of
   // several MSS (ports::TapPort::send_gso).  Set once, before the first
-  // frame; the TCP data path asks.
+  // frame; the TCP data path asks before each send, and the port has the
+  // last word (ports::TapPort::takes_gso).
   void set_gso(bool on) noexcept { gso_on_ = on; }
-  bool gso() const noexcept { return gso_on_; }
+  bool gso() const noexcept { return gso_on_ && tap_.takes_gso(); }
   // Commits like commit_many() and marks those frames with GSO size
   // `gso_size` (the port cuts any whose payload is longer); flush() then
   // hands the batch to send_gso().

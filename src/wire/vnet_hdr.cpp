@@ -119,6 +119,16 @@ VnetHdr vnet_needs_csum(const L4CsumSite& s) noexcept {
   return h;
 }
 
+bool vnet_set_tcp_gso(VnetHdr& h, Bytes frame, const L4CsumSite& s, u16 gso_size) noexcept {
+  if (s.proto != ipproto::tcp || gso_size == 0) return false;
+  const std::size_t l4hdr = static_cast<std::size_t>(frame[s.start + 12] >> 4) * 4;
+  if (l4hdr < kTcpHeaderLen || l4hdr > s.len || s.len - l4hdr <= gso_size) return false;
+  h.gso_type = s.v6 ? vnet::gso_tcpv6 : vnet::gso_tcpv4;
+  h.gso_size = gso_size;
+  h.hdr_len = static_cast<u16>(s.start + l4hdr);
+  return true;
+}
+
 u16 l4_csum_value(Bytes frame, const L4CsumSite& s) noexcept {
   const u16 v = Csum().add_partial(s.pseudo).add(frame.subspan(s.start, s.len)).finish();
   return (v == 0 && s.proto == ipproto::udp) ? 0xffff : v;

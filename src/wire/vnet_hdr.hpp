@@ -91,6 +91,11 @@ std::optional<L4CsumSite> l4_csum_site(Bytes frame) noexcept;
 // a computed UDP checksum is never 0 (0xffff is sent instead).
 std::optional<L4CsumSite> l4_csum_left(Bytes frame) noexcept;
 VnetHdr vnet_needs_csum(const L4CsumSite& s) noexcept;
+// GSO for a TCP segment whose checksum was left (h from vnet_needs_csum):
+// if its payload is longer than gso_size, sets gso_type (TCPV4/TCPV6),
+// gso_size and hdr_len (up to the end of the TCP header) and returns true;
+// otherwise leaves h alone (a segment within one MSS needs no cutting).
+bool vnet_set_tcp_gso(VnetHdr& h, Bytes frame, const L4CsumSite& s, u16 gso_size) noexcept;
 // The full checksum of a frame whose checksum was left (its field still 0):
 // what a reader that completes it would write (a UDP sum of 0 as 0xffff).
 // For a port whose reader cannot complete checksums.

@@ -93,6 +93,44 @@ TEST(EngineTapOffload, GsoFramesOfWholeMssAtMtu1500) {
   (void)segs;
 }
 
+// A port that does not take GSO frames now (a vhost-user guest without
+// GUEST_TSO) gets frames within the MTU, checksums still left; once it
+// takes them, the same connection's next frames are GSO frames.
+TEST(EngineTapOffload, GsoOnlyWhileThePortTakesIt) {
+  TcpRig r(net_mtu(1500), {}, 64, {}, rig_opts(), true);
+  r.tap.gso_ok = false;
+  ASSERT_TRUE(r.net().add_tcp_service(ports::Netns::host, {kRemote.addr, 80, 0},
+                                      peer(PeerKind::source, 400000)));
+  Conn c = handshake(r, 1460, 7, 256);  // window 256 << 7: 32 KiB at a time
+  r.run(Duration::millis(3));
+  (void)r.take();  // every frame without a GSO size within the MTU
+  const std::size_t first = r.tap.sent.size();
+  ASSERT_GT(first, 0u);
+  Seq next = c.isn + 1;
+  for (std::size_t i = 0; i < first; i++) {
+    EXPECT_EQ(r.tap.gso[i], 0);
+    auto f = r.tap.sent[i];
+    auto pf = wire::parse_frame(Bytes(f));
+    ASSERT_TRUE(pf);
+    if (pf->l4 != wire::L4::tcp) continue;
+    EXPECT_LE(pf->tcp->payload().size(), 1460u);
+    next = next + static_cast<u32>(pf->tcp->payload().size());
+    if (!pf->tcp->payload().empty()) complete_and_check(f);
+  }
+  // The guest acknowledges everything and opens its window: now GSO.
+  r.tap.gso_ok = true;
+  r.inject(guest_seg(kGuest, kRemote, tf::ack, c.gsn, next, 8192));
+  r.run(Duration::millis(10));
+  (void)r.take();
+  std::size_t big = 0;
+  for (std::size_t i = first; i < r.tap.sent.size(); i++) {
+    if (r.tap.gso[i] == 0) continue;
+    EXPECT_EQ(r.tap.gso[i], 1460);
+    big++;
+  }
+  EXPECT_GT(big, 0u);
+}
+
 TEST(EngineTapOffload, NoGsoWhereOneMssFillsAPacket) {
   // MTU 65520: our MSS (61440) is all one packet holds; no GSO sizes.
   TcpRig r(net_mtu(65520), {}, 64, {}, rig_opts(), true);

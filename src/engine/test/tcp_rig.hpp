@@ -42,7 +42,9 @@ class CaptureTap final : public ports::TapPort {
     return n;
   }
   bool connected() const noexcept override { return true; }
+  bool takes_gso() const noexcept override { return gso_ok; }
   std::size_t limit = ~std::size_t{0};
+  bool gso_ok = true;  // what takes_gso() answers
   std::vector<std::vector<u8>> sent;
   std::vector<u16> gso;  // per sent frame: its GSO size (0: none)
 };

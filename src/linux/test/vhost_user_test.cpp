@@ -458,6 +458,38 @@ TEST_F(VhostUserTest, AGuestWithoutGuestCsumGetsFullChecksums) {
   EXPECT_EQ(vh->stats().tx_csum_done, 1u);
 }
 
+// GUEST_TSO4/6 (with GUEST_CSUM): a TCP frame of several MSS goes whole,
+// its header telling the guest the MSS; a guest without them says it takes
+// no GSO frames, and a GSO size handed anyway is not passed on.
+class VhostUserGsoTest : public VhostUserTest {
+ protected:
+  void run(bool tso) {
+    attach();
+    handshake(tso ? VhostUser::kFeatures : VhostUser::kFeatures & ~vq::f_net_guest_tso6);
+    EXPECT_EQ(vh->takes_gso(), tso);
+    guest_posts(0, 16, 4096);
+    const std::vector<u8> big = tcp_frame(20000, true);
+    const std::vector<u8> small = tcp_frame(1000, true);
+    const Bytes fs[] = {Bytes(big), Bytes(small)};
+    const u16 mss[] = {1448, 1448};
+    ASSERT_EQ(vh->send_gso(fs, mss), 2u);
+    const u8* b = region + kBufs + 0x8000;
+    EXPECT_EQ(b[0], wire::vnet::f_needs_csum);
+    EXPECT_EQ(b[1], tso ? wire::vnet::gso_tcpv4 : wire::vnet::gso_none);
+    EXPECT_EQ(load_le16(b + 2), tso ? 54u : 0u);    // hdr_len: Ethernet, IPv4, TCP
+    EXPECT_EQ(load_le16(b + 4), tso ? 1448u : 0u);  // gso_size
+    EXPECT_EQ(load_le16(b + 10), 5u);               // 12 + 20054 bytes in 4096-byte buffers
+    // The frame within one MSS needs no cutting: no GSO type.
+    const u8* c = region + kBufs + 0x8000 + 5 * 0x1000;
+    EXPECT_EQ(c[0], wire::vnet::f_needs_csum);
+    EXPECT_EQ(c[1], wire::vnet::gso_none);
+    EXPECT_EQ(vh->stats().tx_gso, tso ? 1u : 0u);
+  }
+};
+
+TEST_F(VhostUserGsoTest, FramesOfSeveralMssGoWholeToAGuestThatTakesThem) { run(true); }
+TEST_F(VhostUserGsoTest, AGuestWithoutGuestTsoTakesNoGsoFrames) { run(false); }
+
 // HOST_TSO4/6: TCP segments beyond the MTU come with a GSO type and reach
 // the engine as they are; a GSO type we did not offer (UDP) is dropped and
 // its chain returned.
