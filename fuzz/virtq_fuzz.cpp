@@ -10,7 +10,8 @@
 //
 //   [0]      queue size: 1 << (b % 9), 1..256
 //   [1]      mode: bit 0 two regions; bit 1 first try misaligned rings;
-//            bit 2 start with set_no_notify(true)
+//            bit 2 start with set_no_notify(true); bit 3 the event index
+//            (VIRTIO_RING_F_EVENT_IDX, set before set_num)
 //   [2..3]   split (two regions), rounded to 16 and kept inside
 //   [4..5]   descriptor table offset (rounded down to 16)
 //   [6..7]   avail ring offset (rounded down to 2)
@@ -33,7 +34,10 @@
 //     used.idx the number of pushes since set_rings (plus the guest's
 //     starting value), and only publish() writes used.idx;
 //   * want_interrupt() is the guest's NO_INTERRUPT flag, set_no_notify()
-//     writes used.flags.
+//     writes used.flags; with the event index, want_interrupt() is true
+//     the first time and then when the used index passed used_event
+//     since the previous call, and set_no_notify() writes avail_event
+//     (base() when off, base() - 1 when on) and leaves the flags.
 // vhost-user: a parsed header round-trips and has version 1 and size <=
 // kMaxPayload; a memory table has count <= 8 and the bytes for them;
 // VringState round-trips; parse_u64 is the first 8 bytes.
@@ -90,8 +94,8 @@ struct Taken {
 
 class Run {
  public:
-  Run(const vq::GuestMemory& mem, vq::Virtq& q, u8* used)
-      : mem_(mem), q_(q), used_(used), start_used_(load_le16(used + 2)) {}
+  Run(const vq::GuestMemory& mem, vq::Virtq& q, u8* used, bool event_idx)
+      : mem_(mem), q_(q), used_(used), start_used_(load_le16(used + 2)), event_idx_(event_idx) {}
 
   // One pop with its checks; the chain is stored in `taken_` (or given
   // back with unpop if that is full).
@@ -179,16 +183,32 @@ class Run {
     }
   }
 
-  void want_interrupt(const u8* avail) const {
-    const bool want = (load_le16(avail) & vq::avail_f_no_interrupt) == 0;
+  void want_interrupt(const u8* avail) {
+    bool want = false;
+    if (event_idx_) {
+      const u16 now = static_cast<u16>(start_used_ + published_);
+      const u16 ev = load_le16(avail + 4 + std::size_t{2} * q_.num());
+      want = !signalled_valid_ || static_cast<u16>(now - ev - 1) < static_cast<u16>(now - signalled_);
+      signalled_ = now;
+      signalled_valid_ = true;
+    } else {
+      want = (load_le16(avail) & vq::avail_f_no_interrupt) == 0;
+    }
     PASST_CHECK(q_.want_interrupt() == want);
   }
 
   void no_notify(bool on) {
     const u16 idx = load_le16(used_ + 2);
+    const u16 flags = load_le16(used_);
     q_.set_no_notify(on);
     gen_++;
-    PASST_CHECK(load_le16(used_) == (on ? vq::used_f_no_notify : 0));
+    if (event_idx_) {
+      const u16 base = q_.base();
+      PASST_CHECK(load_le16(used_ + 4 + std::size_t{8} * q_.num()) == (on ? static_cast<u16>(base - 1) : base));
+      PASST_CHECK(load_le16(used_) == flags);
+    } else {
+      PASST_CHECK(load_le16(used_) == (on ? vq::used_f_no_notify : 0));
+    }
     PASST_CHECK(load_le16(used_ + 2) == idx);
   }
 
@@ -222,6 +242,9 @@ class Run {
   vq::Virtq& q_;
   u8* used_;
   u16 start_used_ = 0;
+  bool event_idx_ = false;
+  bool signalled_valid_ = false;
+  u16 signalled_ = 0;
   u16 pushed_ = 0;
   u16 published_ = 0;
   u32 gen_ = 0;
@@ -310,6 +333,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   vq::Virtq q;
+  const bool event_idx = (mode & 8) != 0;
+  q.set_event_idx(event_idx);
   PASST_CHECK(q.set_num(num));
   u8* d = mem.uva(kUva + desc_off, vq::desc_bytes(num));
   u8* a = mem.uva(kUva + avail_off, vq::avail_bytes(num));
@@ -331,7 +356,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   q.set_base(base);
   PASST_CHECK(q.base() == base);
 
-  Run run(mem, q, u);
+  Run run(mem, q, u, event_idx);
   if ((mode & 4) != 0) run.no_notify(true);
   for (const u8 op : ops) {
     const std::size_t arg = op >> 3;

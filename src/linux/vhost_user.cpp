@@ -349,6 +349,7 @@ bool VhostUser::handle_message(int nfds, Instant now, ports::EventSink& sink) no
       ok = v && (*v & ~kFeatures) == 0;
       if (ok) {
         features_ = *v;
+        for (Queue& q : q_) q.vq.set_event_idx((features_ & vq::f_ring_event_idx) != 0);
         // Without PROTOCOL_FEATURES rings are enabled from the start.
         if ((features_ & vu::f_protocol_features) == 0)
           for (Queue& q : q_) q.enabled = true;
@@ -496,8 +497,15 @@ bool VhostUser::map_rings(u32 q) noexcept {
   const u16 base = x.vq.base();
   const bool ok = x.vq.set_rings(d, a, u);
   x.vq.set_base(base);
-  if (!ok) LOG_ERR("vhost-user: queue %u: rings outside guest memory or misaligned", q);
-  return ok;
+  if (!ok) {
+    LOG_ERR("vhost-user: queue %u: rings outside guest memory or misaligned", q);
+    return false;
+  }
+  // Kicks for frames from the guest; none for receive buffers.  (Also
+  // after a reconnection: avail_event is set for where this session starts.)
+  x.vq.set_event_idx((features_ & vq::f_ring_event_idx) != 0);
+  x.vq.set_no_notify(q == kRx);
+  return true;
 }
 
 void VhostUser::set_kick(u32 q, int fd) noexcept {

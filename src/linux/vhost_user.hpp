@@ -18,7 +18,11 @@
 //    to the guest: NEEDS_CSUM in the frame's virtio-net header; a guest
 //    that did not take GUEST_CSUM gets them completed here), GUEST_TSO4/6
 //    (with GUEST_CSUM: takes_gso(), and the engine sends TCP frames of
-//    several MSS whatever the MTU).  No event index, one queue pair, no
+//    several MSS whatever the MTU).  EVENT_IDX: the guest says when it
+//    wants an interrupt (used_event), we say when we want a kick
+//    (avail_event).  Kicks on the receive queue are never asked for (we
+//    do not need to hear of new buffers: TCP retries on its timer).  One
+//    queue pair, no
 //    migration (LOG_ALL, LOG_SHMFD, DEVICE_STATE are not offered, so qemu
 //    refuses to migrate).
 //  * Memory: SET_MEM_TABLE's regions are mmap()ed shared, read-write, and
@@ -65,7 +69,8 @@ class VhostUser final : public ports::TapPort, public FdHandler {
   static constexpr u64 kFeatures =
       wire::virtio::f_version_1 | wire::virtio::f_net_mrg_rxbuf | wire::virtio::f_net_csum |
       wire::virtio::f_net_guest_csum | wire::virtio::f_net_guest_tso4 | wire::virtio::f_net_guest_tso6 |
-      wire::virtio::f_net_host_tso4 | wire::virtio::f_net_host_tso6 | wire::vhost_user::f_protocol_features;
+      wire::virtio::f_net_host_tso4 | wire::virtio::f_net_host_tso6 | wire::virtio::f_ring_event_idx |
+      wire::vhost_user::f_protocol_features;
   // What a guest must accept for GSO frames to it (takes_gso()).
   static constexpr u64 kGsoFeatures =
       wire::virtio::f_net_guest_csum | wire::virtio::f_net_guest_tso4 | wire::virtio::f_net_guest_tso6;

@@ -68,6 +68,7 @@ bool Virtq::set_rings(u8* desc, u8* avail, u8* used) noexcept {
   avail_ = avail;
   used_ = used;
   used_idx_ = published_ = load16(used_ + 2, __ATOMIC_RELAXED);
+  signalled_valid_ = false;
   return true;
 }
 
@@ -75,6 +76,7 @@ void Virtq::reset() noexcept {
   desc_ = avail_ = used_ = nullptr;
   num_ = 0;
   last_avail_ = used_idx_ = published_ = 0;
+  signalled_valid_ = false;
 }
 
 u16 Virtq::avail_idx() const noexcept { return load16(avail_ + 2, __ATOMIC_ACQUIRE); }
@@ -147,17 +149,32 @@ void Virtq::publish() noexcept {
   published_ = used_idx_;
 }
 
-bool Virtq::want_interrupt() const noexcept {
+bool Virtq::want_interrupt() noexcept {
   if (!ready()) return false;
-  // Our used.idx store before the guest's flags load (the guest does the
-  // mirror image: flags store, then reads used.idx).
+  // Our used.idx store before the guest's flags or used_event load (the
+  // guest does the mirror image: its store, then it reads used.idx).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return (load16(avail_, __ATOMIC_RELAXED) & avail_f_no_interrupt) == 0;
+  if (!event_idx_) return (load16(avail_, __ATOMIC_RELAXED) & avail_f_no_interrupt) == 0;
+  const u16 old = signalled_;
+  const bool valid = signalled_valid_;
+  signalled_ = published_;
+  signalled_valid_ = true;
+  if (!valid) return true;
+  // vring_need_event: did [old, published_) pass used_event?
+  const u16 ev = load16(avail_ + 4 + std::size_t{2} * num_, __ATOMIC_RELAXED);
+  return static_cast<u16>(published_ - ev - 1) < static_cast<u16>(published_ - old);
 }
 
 void Virtq::set_no_notify(bool on) noexcept {
   if (!ready()) return;
-  store16(used_, on ? used_f_no_notify : u16{0}, __ATOMIC_RELAXED);
+  if (event_idx_) {
+    // The guest kicks when its avail index passes avail_event: at the next
+    // chain (off), or a whole turn of the index from now (on).
+    const u16 ev = on ? static_cast<u16>(last_avail_ - 1) : last_avail_;
+    store16(used_ + 4 + std::size_t{8} * num_, ev, __ATOMIC_RELAXED);
+  } else {
+    store16(used_, on ? used_f_no_notify : u16{0}, __ATOMIC_RELAXED);
+  }
   if (!on) std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 

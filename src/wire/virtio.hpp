@@ -137,9 +137,21 @@ class Virtq {
   void push(u16 head, u32 len) noexcept;
   void publish() noexcept;
   u16 unpublished() const noexcept { return static_cast<u16>(used_idx_ - published_); }
-  bool want_interrupt() const noexcept;
-  // VRING_USED_F_NO_NOTIFY: ask the guest not to kick while we are busy.
+  // After publish(): should the guest be interrupted?  Without the event
+  // index, unless it set VRING_AVAIL_F_NO_INTERRUPT; with it, if the used
+  // index moved past the guest's used_event since the last decision (the
+  // first decision after the rings are set: yes).
+  bool want_interrupt() noexcept;
+  // Ask the guest not to kick while we are busy (on), or to kick for the
+  // next chain it makes available (off; a full fence follows, the caller
+  // looks at pending() again).  Without the event index: the used ring's
+  // VRING_USED_F_NO_NOTIFY flag; with it: avail_event.
   void set_no_notify(bool on) noexcept;
+  // VIRTIO_RING_F_EVENT_IDX negotiated (kept across set_num/set_rings).
+  void set_event_idx(bool on) noexcept {
+    event_idx_ = on;
+    signalled_valid_ = false;
+  }
 
  private:
   u16 avail_idx() const noexcept;
@@ -151,6 +163,9 @@ class Virtq {
   u16 last_avail_ = 0;
   u16 used_idx_ = 0;
   u16 published_ = 0;
+  bool event_idx_ = false;
+  bool signalled_valid_ = false;  // signalled_ holds the used index of the last decision
+  u16 signalled_ = 0;
 };
 
 }  // namespace passt::wire::virtio

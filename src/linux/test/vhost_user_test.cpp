@@ -279,7 +279,7 @@ TEST_F(VhostUserTest, HandshakeStartsBothQueues) {
 TEST_F(VhostUserTest, FeaturesWeDidNotOfferAreRefused) {
   attach();
   ASSERT_TRUE(send_msg(vu::req::set_protocol_features, 0, u64_payload(vu::pf::reply_ack)));
-  EXPECT_EQ(acked(vu::req::set_features, u64_payload(VhostUser::kFeatures | vq::f_ring_event_idx)), 1u);
+  EXPECT_EQ(acked(vu::req::set_features, u64_payload(VhostUser::kFeatures | vq::f_ring_indirect_desc)), 1u);
   EXPECT_EQ(acked(vu::req::set_features, u64_payload(VhostUser::kFeatures)), 0u);
   // An unknown request with NEED_REPLY gets a failure status, not silence.
   EXPECT_EQ(acked(99, {}), 1u);
@@ -316,7 +316,7 @@ TEST_F(VhostUserTest, FrameFromTheGuestReachesTheEngineAndTheChainComesBack) {
 
 TEST_F(VhostUserTest, NoKicksWantedWhileABudgetLeavesChains) {
   attach({.max_frames = 1});
-  handshake();
+  handshake(VhostUser::kFeatures & ~vq::f_ring_event_idx);
   guest_sends(0, pattern(80, 1), kBufs);
   guest_sends(2, pattern(81, 2), kBufs + 0x1000);
   kick_queue(VhostUser::kTx);
@@ -329,13 +329,59 @@ TEST_F(VhostUserTest, NoKicksWantedWhileABudgetLeavesChains) {
 
 TEST_F(VhostUserTest, NoInterruptWhenTheGuestAsksForNone) {
   attach();
-  handshake();
+  handshake(VhostUser::kFeatures & ~vq::f_ring_event_idx);
   store_le16(avail(VhostUser::kTx), vq::avail_f_no_interrupt);
   guest_sends(0, pattern(100, 3), kBufs);
   kick_queue(VhostUser::kTx);
   ASSERT_TRUE(run_until(loop, sink, [&] { return !sink.frames.empty(); }));
   EXPECT_EQ(used_idx(VhostUser::kTx), 1u);
   EXPECT_EQ(interrupts(VhostUser::kTx), 0u);
+}
+
+// EVENT_IDX: kicks are asked for through avail_event (none on the receive
+// queue, none while a budget leaves chains), interrupts follow the guest's
+// used_event.
+TEST_F(VhostUserTest, WithEventIdxKicksAreAskedThroughAvailEvent) {
+  attach({.max_frames = 1});
+  handshake();
+  ASSERT_NE(vh->features() & vq::f_ring_event_idx, 0u);
+  auto avail_event = [&](u32 q) { return load_le16(used(q) + 4 + 8 * kNum); };
+  EXPECT_EQ(avail_event(VhostUser::kTx), 0u) << "kick me for the first chain";
+  EXPECT_EQ(avail_event(VhostUser::kRx), 0xffffu) << "no kicks for receive buffers";
+  EXPECT_EQ(load_le16(used(VhostUser::kTx)), 0u) << "flags untouched";
+  guest_sends(0, pattern(80, 1), kBufs);
+  guest_sends(2, pattern(81, 2), kBufs + 0x1000);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 1; }));
+  EXPECT_EQ(avail_event(VhostUser::kTx), 0xffffu) << "draining: no kicks";
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 2; }));
+  ASSERT_TRUE(loop.run_once(sink, Duration::millis(10)));
+  EXPECT_EQ(avail_event(VhostUser::kTx), 2u) << "drained: kick me for the next one";
+}
+
+TEST_F(VhostUserTest, WithEventIdxTheGuestSaysWhenToInterrupt) {
+  attach();
+  handshake();
+  auto used_event = [&](u32 q, u16 v) { store_le16(avail(q) + 4 + 2 * kNum, v); };
+  store_le16(avail(VhostUser::kTx), vq::avail_f_no_interrupt);  // ignored with EVENT_IDX
+  used_event(VhostUser::kTx, 0);
+  guest_sends(0, pattern(100, 3), kBufs);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 1; }));
+  EXPECT_EQ(interrupts(VhostUser::kTx), 1u);
+  // The guest wants the next interrupt once index 3 is used: not for the
+  // second chain, then for the third and fourth (one batch).
+  used_event(VhostUser::kTx, 3);
+  guest_sends(2, pattern(101, 4), kBufs + 0x1000);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 2; }));
+  EXPECT_EQ(interrupts(VhostUser::kTx), 0u);
+  guest_sends(4, pattern(102, 5), kBufs + 0x2000);
+  guest_sends(6, pattern(103, 6), kBufs + 0x3000);
+  kick_queue(VhostUser::kTx);
+  ASSERT_TRUE(run_until(loop, sink, [&] { return sink.frames.size() == 4; }));
+  EXPECT_EQ(used_idx(VhostUser::kTx), 4u);
+  EXPECT_EQ(interrupts(VhostUser::kTx), 1u);
 }
 
 TEST_F(VhostUserTest, ChainsTooShortForAFrameAreReturnedUnread) {

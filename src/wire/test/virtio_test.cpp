@@ -468,6 +468,72 @@ TEST_F(VirtqTest, SetNoNotifyWritesUsedFlags) {
   EXPECT_EQ(used_idx(), 4);
 }
 
+// VIRTIO_RING_F_EVENT_IDX: the guest's used_event (after the avail ring)
+// says which used index it wants an interrupt at; the first decision after
+// the rings are set always interrupts, later ones only when a publish
+// moved the used index past used_event.  The flags are not read.
+TEST_F(VirtqTest, EventIdxInterruptsWhenUsedIndexPassesUsedEvent) {
+  start(8);
+  vq.set_event_idx(true);
+  auto used_event = [&](u16 v) { store_le16(at(kAvailOff + 4 + 2 * 8), v); };
+  auto complete = [&](u16 n) {
+    for (u16 i = 0; i < n; i++) vq.push(i, 0);
+    vq.publish();
+  };
+  set_avail_flags(avail_f_no_interrupt);  // ignored with the event index
+  used_event(5);
+  complete(1);  // used idx 1
+  EXPECT_TRUE(vq.want_interrupt()) << "the first one: nothing known yet";
+  complete(2);  // 3: not past 5
+  EXPECT_FALSE(vq.want_interrupt());
+  complete(3);  // 6: crossed 5 (5 -> the guest wanted one once idx 6 is out)
+  EXPECT_TRUE(vq.want_interrupt());
+  complete(1);  // 7: used_event still 5, already signalled
+  EXPECT_FALSE(vq.want_interrupt());
+  used_event(7);
+  complete(1);  // 8
+  EXPECT_TRUE(vq.want_interrupt());
+  // Without the event index the flags rule again.
+  vq.set_event_idx(false);
+  set_avail_flags(0);
+  EXPECT_TRUE(vq.want_interrupt());
+}
+
+TEST_F(VirtqTest, EventIdxWrapsAround) {
+  set_used_idx(0xfffe);
+  start(8);
+  vq.set_event_idx(true);
+  store_le16(at(kAvailOff + 4 + 2 * 8), 0xffff);
+  vq.push(0, 0);
+  vq.publish();  // 0xffff
+  EXPECT_TRUE(vq.want_interrupt());
+  vq.push(0, 0);
+  vq.publish();  // 0x0000: crossed 0xffff
+  EXPECT_TRUE(vq.want_interrupt());
+  vq.push(0, 0);
+  vq.publish();  // 0x0001
+  EXPECT_FALSE(vq.want_interrupt());
+}
+
+// With the event index, kicks are asked for through avail_event (after the
+// used ring): on, "kick when you make index base() available"; off, an
+// index the guest reaches only after a whole turn of 65536.  The flags are
+// left alone.
+TEST_F(VirtqTest, EventIdxNoNotifyWritesAvailEvent) {
+  start(8);
+  vq.set_event_idx(true);
+  vq.set_base(300);
+  auto avail_event = [&]() { return load_le16(at(kUsedOff + 4 + 8 * 8)); };
+  vq.set_no_notify(false);
+  EXPECT_EQ(avail_event(), 300);
+  vq.set_no_notify(true);
+  EXPECT_EQ(avail_event(), 299);
+  EXPECT_EQ(used_flags(), 0);
+  vq.set_base(0);
+  vq.set_no_notify(true);
+  EXPECT_EQ(avail_event(), 0xffff);
+}
+
 TEST_F(VirtqTest, Pending) {
   start(8);
   EXPECT_EQ(vq.pending(), 0);
