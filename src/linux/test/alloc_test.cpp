@@ -35,6 +35,9 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace passt::os {
+
+long test::allocations() noexcept { return g_allocs.load(); }
+
 namespace {
 
 using ports::Family;
@@ -43,20 +46,7 @@ using ports::Sock;
 using ports::SockAddr;
 using ports::SockType;
 
-// Counts without storing.
-class CountingSink final : public ports::EventSink {
- public:
-  void on_tap_frames(std::span<const Bytes> f, Instant) noexcept override { frames += f.size(); }
-  void on_tap_state(bool, Instant) noexcept override { states++; }
-  void on_socket_event(u64, u32, Instant) noexcept override { events++; }
-  void on_deadline(Instant) noexcept override { deadline = Instant::never(); }
-  void flush(Instant) noexcept override {}
-  Instant next_deadline() const noexcept override { return deadline; }
-  std::size_t frames = 0;
-  int states = 0;
-  int events = 0;
-  Instant deadline = Instant::never();
-};
+using test::CountingSink;
 
 TEST(NoAllocation, OnEveryDataPath) {
   const int nsfd = test::make_test_netns();  // -1 is fine: the guest path is skipped

@@ -36,6 +36,25 @@ struct SocketEvent {
   u32 events;
 };
 
+// Counts without storing (nothing allocated per event).
+class CountingSink final : public ports::EventSink {
+ public:
+  void on_tap_frames(std::span<const Bytes> f, Instant) noexcept override { frames += f.size(); }
+  void on_tap_state(bool, Instant) noexcept override { states++; }
+  void on_socket_event(u64, u32, Instant) noexcept override { events++; }
+  void on_deadline(Instant) noexcept override { deadline = Instant::never(); }
+  void flush(Instant) noexcept override {}
+  Instant next_deadline() const noexcept override { return deadline; }
+  std::size_t frames = 0;
+  int states = 0;
+  int events = 0;
+  Instant deadline = Instant::never();
+};
+
+// Calls of the global operator new so far in this test binary (alloc_test.cpp
+// replaces it with a counting one for all of unit_linux).
+long allocations() noexcept;
+
 // Records everything; the deadline and a stop-on-deadline hook are settable.
 class RecordingSink final : public ports::EventSink {
  public:

@@ -536,6 +536,32 @@ class VhostUserGsoTest : public VhostUserTest {
 TEST_F(VhostUserGsoTest, FramesOfSeveralMssGoWholeToAGuestThatTakesThem) { run(true); }
 TEST_F(VhostUserGsoTest, AGuestWithoutGuestTsoTakesNoGsoFrames) { run(false); }
 
+// Frames both ways, with checksums left, GSO and the event index, allocate
+// nothing (the release binary aborts on an allocation after start-up).
+TEST_F(VhostUserTest, DataPathsAllocateNothing) {
+  attach();
+  handshake();
+  guest_posts(0, 16, 4096);
+  const std::vector<u8> big = tcp_frame(20000, true);
+  const std::vector<u8> small = tcp_frame(1000, true);
+  const std::vector<u8> full = tcp_frame(1000, false);
+  const Bytes fs[] = {Bytes(big), Bytes(small), Bytes(full)};
+  const u16 mss[] = {1448, 1448, 0};
+  guest_sends(0, big, kBufs, wire::vnet::gso_tcpv4);  // up to kBufs + 0x4e98
+  guest_sends(2, small, kBufs + 0x5000);              // the receive buffers start at + 0x8000
+  test::CountingSink counting;
+  const long before = test::allocations();
+  EXPECT_EQ(vh->send_gso(fs, mss), 3u);
+  EXPECT_EQ(vh->send(std::span<const Bytes>(fs + 1, 1)), 1u);
+  kick_queue(VhostUser::kTx);
+  const bool got = run_until(loop, counting, [&] { return counting.frames == 2; });
+  const long after = test::allocations();
+  EXPECT_TRUE(got);
+  EXPECT_EQ(after - before, 0);
+  EXPECT_EQ(vh->stats().tx_gso, 1u);
+  EXPECT_EQ(vh->stats().rx_gso, 1u);
+}
+
 // HOST_TSO4/6: TCP segments beyond the MTU come with a GSO type and reach
 // the engine as they are; a GSO type we did not offer (UDP) is dropped and
 // its chain returned.
