@@ -36,9 +36,21 @@ need "$QEMU" python3
 export GUEST_CACHE
 
 SOCK=$TMP/passt.sock
-"$PASST_BIN" $(passt_guest_opts) -f -s "$SOCK" </dev/null >"$TMP/passt.log" 2>&1 &
-PASST_PID=$!
-wait_until 5 test -S "$SOCK" || fail "passt did not create $SOCK within 5 s"
+if [ "${PASST_LIBVIRT_STYLE:-}" = 1 ]; then
+  # As libvirt starts it: daemonised, --one-off, a pid file and a log file
+  # (libvirt creates it first); success is exit 0 once it serves.
+  : >"$TMP/passt.log"
+  "$PASST_BIN" $(passt_guest_opts) --one-off --socket "$SOCK" --pid "$TMP/passt.pid" \
+    --log-file "$TMP/passt.log" </dev/null >"$TMP/passt.out" 2>&1 ||
+    fail "passt did not daemonise with status 0: $(cat "$TMP/passt.out")"
+  test -S "$SOCK" || fail "passt exited 0 without $SOCK in place"
+  PASST_PID=$(cat "$TMP/passt.pid" 2>/dev/null) || fail "passt wrote no pid file"
+  kill -0 "$PASST_PID" || fail "the pid file names $PASST_PID, which is not running"
+else
+  "$PASST_BIN" $(passt_guest_opts) -f -s "$SOCK" </dev/null >"$TMP/passt.log" 2>&1 &
+  PASST_PID=$!
+  wait_until 5 test -S "$SOCK" || fail "passt did not create $SOCK within 5 s"
+fi
 OUR_LL=$(host_ll up0)
 
 : >"$TMP/result.log"
@@ -49,7 +61,13 @@ log "qemu ran $(( $(now_ms) - t0 )) ms (status $rc)"
 tr -d '\r' <"$TMP/result.log" | grep '^R ' | sed 's/^R //' >"$TMP/result"
 sed 's/^/[guest] /' "$TMP/result" >&2
 grep -q '^done' "$TMP/result" || fail "the guest did not finish (qemu status $rc); see console.log"
-kill -0 "$PASST_PID" || fail "passt exited while serving the guest"
+if [ "${PASST_LIBVIRT_STYLE:-}" = 1 ]; then
+  # qemu has gone: --one-off ends passt.
+  wait_until 10 pid_gone "$PASST_PID" || fail "passt --one-off still runs 10 s after qemu left"
+  ok "libvirt-style start: daemonised with status 0, pid file, exit after qemu left"
+else
+  kill -0 "$PASST_PID" || fail "passt exited while serving the guest"
+fi
 
 ! grep '^error=' "$TMP/result" || fail "errors reported by the guest"
 field() { sed -n "s/^$1 .*\\b$2=\\([^ ]*\\).*/\\1/p" "$TMP/result" | head -n 1; }
