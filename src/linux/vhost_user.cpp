@@ -680,12 +680,7 @@ std::size_t VhostUser::send_frames(std::span<const Bytes> frames, const u16* gso
       if (guest_csum) {
         wire::VnetHdr v = wire::vnet_needs_csum(*site);
         if (gso != nullptr && wire::vnet_set_tcp_gso(v, f, *site, gso[fi])) stats_.tx_gso++;
-        h[0] = v.flags;
-        h[1] = v.gso_type;
-        store_le16(h.data() + 2, v.hdr_len);
-        store_le16(h.data() + 4, v.gso_size);
-        store_le16(h.data() + 6, v.csum_start);
-        store_le16(h.data() + 8, v.csum_offset);
+        (void)v.emit_le(MutBytes(h.data(), wire::kVnetHdrLen));
         store_be16(sum.data(), static_cast<u16>(site->pseudo));
         stats_.tx_csum_left++;
       } else {

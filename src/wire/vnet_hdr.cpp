@@ -45,17 +45,23 @@ Result<VnetHdr> VnetHdr::parse(Bytes b) noexcept {
   return h;
 }
 
-Status VnetHdr::emit(MutBytes out) const noexcept {
+namespace {
+template <class Store16>
+Status emit_with(const VnetHdr& h, MutBytes out, Store16 store) noexcept {
   if (out.size() < kVnetHdrLen) return Err::truncated;
   u8* p = out.data();
-  p[0] = flags;
-  p[1] = gso_type;
-  store_host16(p + 2, hdr_len);
-  store_host16(p + 4, gso_size);
-  store_host16(p + 6, csum_start);
-  store_host16(p + 8, csum_offset);
+  p[0] = h.flags;
+  p[1] = h.gso_type;
+  store(p + 2, h.hdr_len);
+  store(p + 4, h.gso_size);
+  store(p + 6, h.csum_start);
+  store(p + 8, h.csum_offset);
   return {};
 }
+}  // namespace
+
+Status VnetHdr::emit(MutBytes out) const noexcept { return emit_with(*this, out, store_host16); }
+Status VnetHdr::emit_le(MutBytes out) const noexcept { return emit_with(*this, out, store_le16); }
 
 std::optional<L4CsumSite> l4_csum_site(Bytes f) noexcept {
   if (f.size() < kEthHeaderLen) return std::nullopt;

@@ -64,6 +64,8 @@ struct VnetHdr {
   static Result<VnetHdr> parse(Bytes b) noexcept;
   // Writes exactly kVnetHdrLen bytes; Err::truncated if `out` is shorter.
   Status emit(MutBytes out) const noexcept;
+  // The same in little-endian order: virtio 1.x (vhost-user) headers.
+  Status emit_le(MutBytes out) const noexcept;
   bool operator==(const VnetHdr&) const noexcept = default;
 };
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <vector>
 
@@ -102,6 +103,22 @@ TEST(VnetHdr, RoundTripsInHostOrder) {
   ASSERT_TRUE(p);
   EXPECT_EQ(*p, h);
   EXPECT_EQ(VnetHdr::parse(Bytes(b, 9)).err(), Err::truncated);
+}
+
+TEST(VnetHdr, EmitsLittleEndianForVirtio1) {
+  VnetHdr h;
+  h.flags = vnet::f_needs_csum;
+  h.gso_type = vnet::gso_tcpv4;
+  h.hdr_len = 0x0136;
+  h.gso_size = 0x05a8;
+  h.csum_start = 34;
+  h.csum_offset = 16;
+  u8 b[kVnetHdrLen + 1] = {};
+  ASSERT_TRUE(h.emit_le(MutBytes(b, sizeof(b))));
+  const u8 want[kVnetHdrLen] = {1, 1, 0x36, 0x01, 0xa8, 0x05, 34, 0, 16, 0};
+  EXPECT_TRUE(std::equal(want, want + kVnetHdrLen, b));
+  EXPECT_EQ(b[kVnetHdrLen], 0);
+  EXPECT_EQ(h.emit_le(MutBytes(b, 9)).err(), Err::truncated);
 }
 
 TEST(VnetHdr, FindsTheL4ChecksumOfOurFrames) {
