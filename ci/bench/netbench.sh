@@ -18,8 +18,9 @@
 #   --time S         seconds per throughput/latency test (default 3)
 #   --rounds N       rounds, interleaved over implementations; the table
 #                    shows medians (default 3)
-#   --impls LIST     ours,pasta,slirp4netns,kernel (default: ours plus every
-#                    reference found; the first one is "ours" in the ratios)
+#   --impls LIST     ours,pasta,slirp4netns,kernel,relay (default: ours plus
+#                    every reference found; the first one is "ours" in the
+#                    ratios)
 #   --ours PATH      our binary (default BUILD_DIR/pasta, BUILD_DIR defaults
 #                    to build/release)
 #   --pin CPU        CPU for the latency tests (client, server and the
@@ -36,7 +37,12 @@
 #                    runs its binary over vhost-user, as ours-vu
 #
 # Columns: ours (our pasta), pasta (/usr/bin/pasta: Debian's 2023 build),
-# slirp4netns, kernel (a veth pair: the machine's limit, no translator).
+# slirp4netns, kernel (a veth pair: the machine's limit, no translator),
+# relay (BUILD_DIR/nb_relay, ci/bench/relay/nb_relay.cpp: a minimal
+# splice/recvmmsg relay from the namespace's loopback to the host's, the
+# least any user-space translator does on these paths; its clients connect
+# to 127.0.0.1 in the namespace, so it has no tap rows, no start-up and no
+# RSS: those cells are n/a).
 #
 # passt mode (--rows passt_out,passt_in; either one runs both): the test
 # guest of integration/test_qemu_guest.sh (qemu TCG, one vCPU, 256 MiB;
@@ -125,7 +131,7 @@ for r in ${ROWS//,/ }; do
   case ",$ALL_ROWS," in *",$r,"*) ;; *) echo "netbench: unknown row '$r' (rows: $ALL_ROWS)" >&2; exit 2 ;; esac
 done
 for i in ${IMPLS//,/ }; do
-  case $i in ours | pasta | slirp4netns | kernel) ;; *) echo "netbench: unknown implementation '$i'" >&2; exit 2 ;; esac
+  case $i in ours | pasta | slirp4netns | kernel | relay) ;; *) echo "netbench: unknown implementation '$i'" >&2; exit 2 ;; esac
 done
 for m in ${MTUS//,/ }; do
   case $m in '' | *[!0-9]*) echo "netbench: bad MTU '$m'" >&2; exit 2 ;; esac
@@ -206,6 +212,7 @@ if [ -z "$IMPLS" ]; then
   fi
   command -v slirp4netns >/dev/null && IMPLS+=,slirp4netns
   IMPLS+=,kernel
+  [ -x "$(dirname "$OURS")/nb_relay" ] && IMPLS+=,relay
 fi
 IFS=, read -r -a IMPL_LIST <<<"$IMPLS"
 IFS=, read -r -a MTU_LIST <<<"$MTUS"
@@ -216,6 +223,7 @@ impl_bin() {
   ours) echo "$OURS" ;;
   pasta) echo /usr/bin/pasta ;;
   slirp4netns) command -v slirp4netns ;;
+  relay) echo "$(dirname "$OURS")/nb_relay" ;;
   esac
 }
 
@@ -316,8 +324,21 @@ start_impl() {
     kernel_up "$mtu" "$NETNS_SLEEPER" "$NETNS" >"$LOGS/$tag.log" 2>&1 || { log "veth set-up failed"; return 1; }
     DST_IN=192.0.2.2 LO_OUT="" LO_IN=""
     ;;
+  relay)
+    # Every port a test uses from the namespace (iperf3's UDP tests keep
+    # their control connection on the same port), 5202 the other way.
+    in_netns "$NETNS" ip link set lo up
+    IMPL_CMD=("$(impl_bin relay)" "$NETNS" tcp-out=5203,5205,5206,5207,5208 tcp-in=5202
+      udp-out=5205,5206,5209)
+    echo "${IMPL_CMD[*]}" >"$LOGS/$tag.cmd"
+    "${IMPL_CMD[@]}" >"$LOGS/$tag.log" 2>&1 &
+    IMPL_PID=$!
+    DST_OUT=127.0.0.1 DST_IN="" LO_OUT=127.0.0.1 LO_IN=127.0.0.1
+    ;;
   esac
-  wait_until 10 ns_default_route || { log "$impl: no default route in the namespace"; return 1; }
+  if [ "$impl" != relay ]; then
+    wait_until 10 ns_default_route || { log "$impl: no default route in the namespace"; return 1; }
+  fi
   if [ "$impl" != kernel ]; then
     wait_until 10 listening host 5202 || { log "$impl: port 5202 not forwarded"; return 1; }
   fi
@@ -456,10 +477,10 @@ run_variant() {
   fi
   local udp_len=$((mtu - 28))
   [ $udp_len -gt 65507 ] && udp_len=65507
-  if want tcp_out; then
+  if want tcp_out && [ "$impl" != relay ]; then
     tcp_with_timeouts tcp_out ns host ns "$DST_OUT" 5201 "$impl" "$mtu" "$round"
   fi
-  if want tcp_in; then
+  if want tcp_in && [ -n "$DST_IN" ]; then
     tcp_with_timeouts tcp_in host ns host "$DST_IN" 5202 "$impl" "$mtu" "$round"
   fi
   if [ $first = 1 ] && want tcp_lo_out && [ -n "$LO_OUT" ]; then
@@ -489,7 +510,7 @@ run_variant() {
   if [ $first = 1 ] && want crr; then
     measure crr "$impl" "$mtu" "$round" t_py_crr "$tag"
   fi
-  if want rss && [ -n "$IMPL_PID" ]; then
+  if want rss && [ -n "$IMPL_PID" ] && [ "$impl" != relay ]; then
     local kib
     kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$IMPL_PID/status" 2>/dev/null || true)
     if [ -n "$kib" ]; then
@@ -658,6 +679,7 @@ if want startup; then
   for n in $(seq 1 "$STARTUP_RUNS"); do
     for impl in "${IMPL_LIST[@]}"; do
       past_deadline && break 2
+      [ "$impl" = relay ] && continue
       measure startup "$impl" "$FIRST_MTU" "$n" startup_once "$impl" "$n"
     done
   done

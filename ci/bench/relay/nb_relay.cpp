@@ -1,0 +1,404 @@
+// nb_relay: the least a user-space translator can do, as a reference column
+// for ci/bench/netbench.sh ("relay").  It is not part of passt.
+//
+// Between a network namespace (the one netbench's clients run in) and the
+// namespace it was started in (netbench's "host"), it relays
+//   * TCP: every connection to 127.0.0.1:P in one namespace becomes a
+//     connection to 127.0.0.1:P in the other; bytes move with splice(2)
+//     through a pipe per direction (pipes are pooled), as pasta's loopback
+//     path does, with nothing else per byte;
+//   * UDP: datagrams to 127.0.0.1:P in the namespace go out of a socket
+//     connected to 127.0.0.1:P in the host; what comes back goes to the last
+//     sender (recvmmsg/sendmmsg batches of 32).
+// No protocol state, no tap, no checksums: whatever a real translator adds
+// to these paths comes on top of what this program measures.
+//
+//   nb_relay NETNS_PATH [tcp-out=P,..] [tcp-in=P,..] [udp-out=P,..]
+//
+// tcp-out/udp-out listen inside NETNS_PATH and connect in the caller's
+// namespace; tcp-in the other way round.  Runs until killed.  Needs
+// CAP_SYS_ADMIN over NETNS_PATH (netbench runs it as root of the user
+// namespace that owns it).  Exits 1 with a message if set-up fails.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int kMaxFd = 65536;
+constexpr int kPipeSize = 1 << 20;
+constexpr int kBatch = 32;
+constexpr int kRounds = 16;  // splice rounds per event, as pasta's bound
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "nb_relay: %s: %s\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+int g_epoll = -1;
+int g_home_ns = -1;
+int g_far_ns = -1;
+
+void enter(int ns) {
+  if (setns(ns, CLONE_NEWNET) != 0) die("setns");
+}
+
+sockaddr_in loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+void watch(int fd, uint32_t events, int op = EPOLL_CTL_ADD) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (epoll_ctl(g_epoll, op, fd, &ev) != 0) die("epoll_ctl");
+}
+
+// --- TCP ------------------------------------------------------------------
+
+enum class Kind : uint8_t { none, listener, tcp, udp_near, udp_far };
+
+struct Pipe {
+  int r = -1;
+  int w = -1;
+};
+std::vector<Pipe> g_pipes;  // empty pipes ready for reuse
+
+Pipe take_pipe() {
+  if (!g_pipes.empty()) {
+    const Pipe p = g_pipes.back();
+    g_pipes.pop_back();
+    return p;
+  }
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) die("pipe2");
+  (void)fcntl(fds[1], F_SETPIPE_SZ, kPipeSize);  // as much as the kernel allows
+  return Pipe{fds[0], fds[1]};
+}
+
+// One direction of a connection: bytes from `fd` to its peer through `pipe`.
+struct Slot {
+  Kind kind = Kind::none;
+  int peer = -1;
+  Pipe pipe;             // from this fd to the peer
+  size_t pending = 0;    // bytes in the pipe
+  bool eof = false;      // this fd said EOF, passed on as SHUT_WR
+  bool held = false;     // EPOLLIN off while the peer cannot take more
+  bool want_out = false;  // EPOLLOUT on, for the other direction
+  int lport = 0;         // listeners: the port; UDP: the port
+  bool outward = false;  // listeners: connect in the home namespace
+};
+std::array<Slot, kMaxFd> g_slot;
+
+void update(int fd) {
+  const Slot& s = g_slot[static_cast<size_t>(fd)];
+  uint32_t ev = 0;
+  if (!s.held && !s.eof) ev |= EPOLLIN | EPOLLRDHUP;
+  if (s.want_out) ev |= EPOLLOUT;
+  watch(fd, ev, EPOLL_CTL_MOD);
+}
+
+void close_pair(int fd) {
+  const int peer = g_slot[static_cast<size_t>(fd)].peer;
+  for (const int f : {fd, peer}) {
+    if (f < 0) continue;
+    Slot& s = g_slot[static_cast<size_t>(f)];
+    if (s.pending == 0) {
+      g_pipes.push_back(s.pipe);
+    } else {
+      close(s.pipe.r);
+      close(s.pipe.w);
+    }
+    close(f);  // also leaves the epoll set
+    s = Slot{};
+  }
+}
+
+// Moves what it can from `fd` to its peer; false when the pair was closed.
+bool pump(int fd) {
+  Slot& s = g_slot[static_cast<size_t>(fd)];
+  Slot& p = g_slot[static_cast<size_t>(s.peer)];
+  for (int round = 0; round < kRounds; round++) {
+    while (s.pending > 0) {
+      const ssize_t w = splice(s.pipe.r, nullptr, s.peer, nullptr, s.pending,
+                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (w > 0) {
+        s.pending -= static_cast<size_t>(w);
+        continue;
+      }
+      if (w < 0 && errno == EAGAIN) {  // the peer is full: wait for it
+        if (!s.held || !p.want_out) {
+          s.held = true;
+          p.want_out = true;
+          update(fd);
+          update(s.peer);
+        }
+        return true;
+      }
+      close_pair(fd);
+      return false;
+    }
+    if (s.held) {
+      s.held = false;
+      p.want_out = false;
+      update(fd);
+      update(s.peer);
+    }
+    if (s.eof) return true;
+    const ssize_t r = splice(fd, nullptr, s.pipe.w, nullptr, kPipeSize,
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (r > 0) {
+      s.pending = static_cast<size_t>(r);
+      continue;
+    }
+    if (r < 0 && errno == EAGAIN) return true;
+    if (r < 0) {
+      close_pair(fd);
+      return false;
+    }
+    s.eof = true;  // EOF: half-close towards the peer, stop watching input
+    (void)shutdown(s.peer, SHUT_WR);
+    update(fd);
+    return true;
+  }
+  return true;
+}
+
+void set_nodelay(int fd) {
+  const int one = 1;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void accept_all(int lfd) {
+  const Slot& l = g_slot[static_cast<size_t>(lfd)];
+  const int port = l.lport;
+  const bool outward = l.outward;
+  for (;;) {
+    const int c = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) return;
+    if (c >= kMaxFd) {
+      close(c);
+      continue;
+    }
+    if (!outward) enter(g_far_ns);
+    const int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (!outward) enter(g_home_ns);
+    if (t < 0 || t >= kMaxFd) {
+      if (t >= 0) close(t);
+      close(c);
+      continue;
+    }
+    const sockaddr_in dst = loopback(port);
+    // Blocking connect: on loopback the handshake completes inside it.
+    if (connect(t, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) != 0) {
+      close(t);
+      close(c);
+      continue;
+    }
+    (void)fcntl(t, F_SETFL, O_NONBLOCK);
+    set_nodelay(c);
+    set_nodelay(t);
+    for (const int f : {c, t}) {
+      Slot& s = g_slot[static_cast<size_t>(f)];
+      s = Slot{};
+      s.kind = Kind::tcp;
+      s.peer = f == c ? t : c;
+      s.pipe = take_pipe();
+      watch(f, EPOLLIN | EPOLLRDHUP);
+    }
+  }
+}
+
+void listen_tcp(int port, bool outward) {
+  // Outward ports listen in the far namespace and connect at home.
+  if (outward) enter(g_far_ns);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (outward) enter(g_home_ns);
+  if (fd < 0 || fd >= kMaxFd) die("socket");
+  const int one = 1;
+  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const sockaddr_in a = loopback(port);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) die("bind (TCP)");
+  if (listen(fd, 1024) != 0) die("listen");
+  Slot& s = g_slot[static_cast<size_t>(fd)];
+  s.kind = Kind::listener;
+  s.lport = port;
+  s.outward = outward;
+  watch(fd, EPOLLIN);
+}
+
+// --- UDP ------------------------------------------------------------------
+
+struct UdpPort {
+  int near = -1;  // bound in the far namespace (clients send here)
+  int far = -1;   // connected to the server in the home namespace
+  sockaddr_in client{};
+  bool have_client = false;
+};
+std::vector<UdpPort> g_udp;
+
+void big_buffers(int fd) {
+  const int big = 1 << 30;  // capped by the kernel at [rw]mem_max
+  (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+}
+
+void open_udp(int port) {
+  UdpPort u;
+  enter(g_far_ns);
+  u.near = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  enter(g_home_ns);
+  u.far = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (u.near < 0 || u.far < 0 || u.near >= kMaxFd || u.far >= kMaxFd) die("socket (UDP)");
+  big_buffers(u.near);
+  big_buffers(u.far);
+  const sockaddr_in a = loopback(port);
+  if (bind(u.near, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) die("bind (UDP)");
+  if (connect(u.far, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) die("connect (UDP)");
+  g_slot[static_cast<size_t>(u.near)].kind = Kind::udp_near;
+  g_slot[static_cast<size_t>(u.far)].kind = Kind::udp_far;
+  g_slot[static_cast<size_t>(u.near)].lport = static_cast<int>(g_udp.size());
+  g_slot[static_cast<size_t>(u.far)].lport = static_cast<int>(g_udp.size());
+  watch(u.near, EPOLLIN);
+  watch(u.far, EPOLLIN);
+  g_udp.push_back(u);
+}
+
+std::array<std::array<char, 65536>, kBatch> g_buf;
+
+void relay_udp(int fd) {
+  UdpPort& u = g_udp[static_cast<size_t>(g_slot[static_cast<size_t>(fd)].lport)];
+  const bool from_client = fd == u.near;
+  std::array<mmsghdr, kBatch> m{};
+  std::array<iovec, kBatch> iov{};
+  std::array<sockaddr_in, kBatch> src{};
+  for (int round = 0; round < kRounds; round++) {
+    for (size_t k = 0; k < kBatch; k++) {
+      iov[k] = iovec{g_buf[k].data(), g_buf[k].size()};
+      m[k] = mmsghdr{};
+      m[k].msg_hdr.msg_iov = &iov[k];
+      m[k].msg_hdr.msg_iovlen = 1;
+      m[k].msg_hdr.msg_name = &src[k];
+      m[k].msg_hdr.msg_namelen = sizeof src[k];
+    }
+    const int n = recvmmsg(fd, m.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    const auto count = static_cast<size_t>(n);
+    if (from_client) {
+      u.client = src[count - 1];
+      u.have_client = true;
+    } else if (!u.have_client) {
+      continue;  // nobody to answer to yet
+    }
+    for (size_t k = 0; k < count; k++) {
+      iov[k].iov_len = m[k].msg_len;
+      m[k].msg_hdr.msg_name = from_client ? nullptr : &u.client;
+      m[k].msg_hdr.msg_namelen = from_client ? 0 : sizeof u.client;
+    }
+    (void)sendmmsg(from_client ? u.far : u.near, m.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
+  }
+}
+
+void parse_ports(const std::string& list, std::vector<int>& out) {
+  size_t pos = 0;
+  while (pos < list.size()) {
+    size_t end = list.find(',', pos);
+    if (end == std::string::npos) end = list.size();
+    const int p = std::atoi(list.substr(pos, end - pos).c_str());
+    if (p <= 0 || p > 65535) {
+      std::fprintf(stderr, "nb_relay: bad port in '%s'\n", list.c_str());
+      std::exit(1);
+    }
+    out.push_back(p);
+    pos = end + 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: nb_relay NETNS_PATH [tcp-out=P,..] [tcp-in=P,..] [udp-out=P,..]\n");
+    return 1;
+  }
+  std::vector<int> tcp_out;
+  std::vector<int> tcp_in;
+  std::vector<int> udp_out;
+  for (int i = 2; i < argc; i++) {
+    const std::string a = argv[i];
+    if (a.rfind("tcp-out=", 0) == 0) {
+      parse_ports(a.substr(8), tcp_out);
+    } else if (a.rfind("tcp-in=", 0) == 0) {
+      parse_ports(a.substr(7), tcp_in);
+    } else if (a.rfind("udp-out=", 0) == 0) {
+      parse_ports(a.substr(8), udp_out);
+    } else {
+      std::fprintf(stderr, "nb_relay: unknown argument '%s'\n", a.c_str());
+      return 1;
+    }
+  }
+  g_home_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  g_far_ns = open(argv[1], O_RDONLY | O_CLOEXEC);
+  if (g_home_ns < 0 || g_far_ns < 0) die("open namespace");
+  g_epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (g_epoll < 0) die("epoll_create1");
+  for (const int p : tcp_out) listen_tcp(p, true);
+  for (const int p : tcp_in) listen_tcp(p, false);
+  for (const int p : udp_out) open_udp(p);
+  std::fprintf(stderr, "nb_relay: ready\n");
+  std::array<epoll_event, 64> evs{};
+  for (;;) {
+    const int n = epoll_wait(g_epoll, evs.data(), static_cast<int>(evs.size()), -1);
+    if (n < 0 && errno != EINTR) die("epoll_wait");
+    for (int i = 0; i < n; i++) {
+      const int fd = evs[static_cast<size_t>(i)].data.fd;
+      const uint32_t ev = evs[static_cast<size_t>(i)].events;
+      const Slot& s = g_slot[static_cast<size_t>(fd)];
+      switch (s.kind) {
+        case Kind::listener:
+          accept_all(fd);
+          break;
+        case Kind::udp_near:
+        case Kind::udp_far:
+          relay_udp(fd);
+          break;
+        case Kind::tcp: {
+          const int peer = s.peer;
+          if ((ev & EPOLLERR) != 0) {
+            close_pair(fd);
+            break;
+          }
+          // EPOLLOUT: this fd can take what its peer holds for it.
+          if ((ev & EPOLLOUT) != 0 && !pump(peer)) break;
+          if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0 && !pump(fd)) break;
+          const Slot& a = g_slot[static_cast<size_t>(fd)];
+          const Slot& b = g_slot[static_cast<size_t>(peer)];
+          // Both ways at EOF and delivered (or hung up with nothing left).
+          if ((a.eof && a.pending == 0 && b.eof && b.pending == 0) ||
+              ((ev & EPOLLHUP) != 0 && a.eof && a.pending == 0))
+            close_pair(fd);
+          break;
+        }
+        case Kind::none:
+          break;
+      }
+    }
+  }
+}
