@@ -68,6 +68,7 @@ struct Udp::Listener {
   u8 state = kFree;
   u8 dual = 0;     // a dual-stack socket (IPv6 slot, covers IPv4)
   u8 tap_hdr = 0;  // header length of its last datagram to the guest, 0: not to the guest
+  u32 rx_len = 0;  // largest datagram of its last read (0: none yet)
 };
 
 struct Udp::Pending {
@@ -700,10 +701,25 @@ std::size_t Udp::frame_in_place(const Flow& f, unsigned tap_side, u32 k) noexcep
   return write_frame(f, tap_side, frame, plen);
 }
 
-u32 Udp::prepare_recv(std::size_t hdr, bool any_size) noexcept {
+u32 Udp::recv_count(u32 last_len) const noexcept {
+  if (opt_.recv_bytes == 0 || last_len == 0) return opt_.recv_batch;
+  const u32 n = opt_.recv_bytes / last_len;
+  if (n < 1) return 1;
+  return n < opt_.recv_batch ? n : opt_.recv_batch;
+}
+
+u32 Udp::largest_received(u32 n) const noexcept {
+  std::size_t m = 0;
+  for (u32 k = 0; k < n; k++)
+    if (rslots_[k].len > m) m = rslots_[k].len;
+  // An empty datagram still costs a slot: count it as one byte.
+  return m == 0 ? 1 : static_cast<u32>(m);
+}
+
+u32 Udp::prepare_recv(std::size_t hdr, bool any_size, u32 count) noexcept {
   recv_hdr_ = 0;
   if (hdr != 0 && out_.connected()) {
-    const std::size_t n = out_.reserve_many(frame_cap(any_size), std::span<MutBytes>(tap_bufs_, opt_.recv_batch));
+    const std::size_t n = out_.reserve_many(frame_cap(any_size), std::span<MutBytes>(tap_bufs_, count));
     if (n > 0) {
       for (std::size_t k = 0; k < n; k++) {
         rslots_[k] = ports::RecvSlot{tap_bufs_[k].subspan(hdr), 0, {}};
@@ -713,9 +729,9 @@ u32 Udp::prepare_recv(std::size_t hdr, bool any_size) noexcept {
       return static_cast<u32>(n);
     }
   }
-  for (u32 k = 0; k < opt_.recv_batch; k++)
+  for (u32 k = 0; k < count; k++)
     rslots_[k] = ports::RecvSlot{MutBytes(scratch_ + static_cast<std::size_t>(k) * kScratchSlot, kScratchSlot), 0, {}};
-  return opt_.recv_batch;
+  return count;
 }
 
 void Udp::finish_recv(u32 n) noexcept {
@@ -854,7 +870,8 @@ void Udp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
   if ((events & ev::in) == 0) return;
   // To the guest: straight into the frames (no copy).
   const unsigned to = 1u - s.side;
-  const u32 nslots = prepare_recv(f.pif[to] == Pif::tap ? tap_hdr_len(!f.side[to].eaddr.is_v4()) : 0, false);
+  const u32 nslots = prepare_recv(f.pif[to] == Pif::tap ? tap_hdr_len(!f.side[to].eaddr.is_v4()) : 0, false,
+                                  recv_count(u.rx_len[s.side]));
   auto r = host_.recv_batch(sock, std::span<ports::RecvSlot>(rslots_, nslots));
   if (!r) {
     finish_recv(0);
@@ -870,6 +887,7 @@ void Udp::sock_event(FlowSidx s, u32 events, Instant now) noexcept {
   // Runs of datagrams from the peer are forwarded in place (a receive slot
   // may be a TapOut frame: no reordering).
   const u32 n = static_cast<u32>(*r);
+  if (n > 0) u.rx_len[s.side] = largest_received(n);
   auto stray = [&](u32 k) noexcept {
     return rslots_[k].peer.addr != side.eaddr || rslots_[k].peer.port != side.eport;
   };
@@ -900,7 +918,7 @@ void Udp::listen_event(u32 li, u32 events, Instant now) noexcept {
   if ((events & ev::in) == 0) return;
   // In pasta, loopback senders are spliced: their datagrams must fit whole.
   const bool splice = cfg_.mode == core::Mode::pasta && !cfg_.no_splice;
-  const u32 nslots = prepare_recv(slots_[li].tap_hdr, splice);
+  const u32 nslots = prepare_recv(slots_[li].tap_hdr, splice, recv_count(slots_[li].rx_len));
   auto r = host_.recv_batch(sock, std::span<ports::RecvSlot>(rslots_, nslots));
   if (!r) {
     finish_recv(0);
@@ -911,6 +929,7 @@ void Udp::listen_event(u32 li, u32 events, Instant now) noexcept {
     return;
   }
   const u32 n = static_cast<u32>(*r);
+  if (n > 0) slots_[li].rx_len = largest_received(n);
   // Classify each datagram by its sender (creating flows), then forward
   // runs of one flow together.
   for (u32 k = 0; k < n; k++) {

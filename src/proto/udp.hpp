@@ -86,12 +86,25 @@ namespace passt::proto {
 inline constexpr Duration kUdpIdleTimeout = Duration::seconds(180);  // UDP_CONN_TIMEOUT
 // Largest datagram either family can carry (IPv6 without jumbograms).
 inline constexpr std::size_t kUdpMaxDgram = 65535 - 8;
-// Requested socket buffer size (upstream requests INT_MAX / 2 for TCP
-// sockets; the kernel caps it).
-inline constexpr int kUdpSockBufDefault = 1 << 30;
+// Requested socket buffer size: the kernel doubles it (2 MiB: 30 datagrams
+// of 64 KiB, some 900 of 1500 bytes) and caps it at net.core.rmem_max /
+// wmem_max.  Upstream leaves UDP sockets at the default (208 KiB); more
+// rides out a few milliseconds without the CPU, but a queue much deeper
+// than the guest can take makes us copy datagrams only for the guest's
+// socket to drop them (docs/performance.md §21).
+inline constexpr int kUdpSockBufDefault = 1 << 20;
 
 struct UdpOptions {
-  u32 recv_batch = 32;          // datagrams per recv_batch (upstream UDP_MAX_FRAMES)
+  u32 recv_batch = 32;          // datagrams per recv_batch at most (upstream UDP_MAX_FRAMES)
+  // Bytes one read may take, at the size of the largest datagram the
+  // previous read of that socket returned: 64 KiB datagrams are read one
+  // at a time, 1500-byte ones a whole batch at a time (a socket not read
+  // yet: recv_batch).  Everything one read takes goes to its receiver in
+  // one burst (the frames of a pass, or one sendmmsg), and a receiver with
+  // the default 208 KiB socket buffer holds three 64 KiB datagrams: a
+  // larger burst is dropped there after we did the work of both copies.
+  // 0: always recv_batch.
+  u32 recv_bytes = 64 * 1024;
   u32 max_batch_dgrams = 1024;  // guest datagrams collected per tap batch
   u32 max_batch_flows = 128;    // flows per tap batch (passt's TAP_SEQS)
   bool ipv4_checksum = false;   // upstream sends IPv4 UDP checksum 0 ("none")
@@ -133,6 +146,7 @@ struct UdpFlow {
   ports::Sock sock[2];         // per side; invalid on the tap side
   u32 listener[2] = {~0u, ~0u};  // sock[i] is this listener slot's (borrowed), or ~0
   u32 scope[2] = {0, 0};       // IPv6 scope of the endpoint (link-local peers)
+  u32 rx_len[2] = {0, 0};      // largest datagram of the last read on sock[i] (0: none yet)
   Instant ts;                  // last datagram, either direction
   u8 fam6 = 0;
   bool borrowed(unsigned side) const noexcept { return listener[side] != ~0u; }
@@ -228,7 +242,13 @@ class Udp {
   // commits the frames that were filled (frame_lens_) after the read.
   // `any_size`: room for any datagram, not only what the MTU allows (the
   // read may also carry datagrams that go socket to socket).
-  u32 prepare_recv(std::size_t hdr, bool any_size) noexcept;
+  // `count`: how many datagrams to ask for (1..recv_batch).
+  u32 prepare_recv(std::size_t hdr, bool any_size, u32 count) noexcept;
+  // Datagrams for the next read of a socket whose last read's largest
+  // datagram had `last_len` bytes (UdpOptions::recv_bytes).
+  u32 recv_count(u32 last_len) const noexcept;
+  // The largest of the first n received datagrams.
+  u32 largest_received(u32 n) const noexcept;
   void finish_recv(u32 n) noexcept;
   std::size_t max_l3() const noexcept;
   std::size_t frame_cap(bool any_size) const noexcept;

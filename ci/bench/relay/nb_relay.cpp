@@ -9,7 +9,8 @@
 //     path does, with nothing else per byte;
 //   * UDP: datagrams to 127.0.0.1:P in the namespace go out of a socket
 //     connected to 127.0.0.1:P in the host; what comes back goes to the last
-//     sender (recvmmsg/sendmmsg batches of 32).
+//     sender (recvmmsg/sendmmsg, as much as 64 KiB holds at the size of the
+//     socket's last datagrams, at most 32: our pasta's read policy).
 // No protocol state, no tap, no checksums: whatever a real translator adds
 // to these paths comes on top of what this program measures.
 //
@@ -28,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -251,11 +253,12 @@ struct UdpPort {
   int far = -1;   // connected to the server in the home namespace
   sockaddr_in client{};
   bool have_client = false;
+  std::array<size_t, 2> last_len{};  // largest datagram of the last read: near, far
 };
 std::vector<UdpPort> g_udp;
 
 void big_buffers(int fd) {
-  const int big = 1 << 30;  // capped by the kernel at [rw]mem_max
+  const int big = 1 << 20;  // doubled, and capped at [rw]mem_max (as our pasta)
   (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
   (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 }
@@ -286,6 +289,7 @@ std::array<std::array<char, 65536>, kBatch> g_buf;
 void relay_udp(int fd) {
   UdpPort& u = g_udp[static_cast<size_t>(g_slot[static_cast<size_t>(fd)].lport)];
   const bool from_client = fd == u.near;
+  size_t& last = u.last_len[from_client ? 0 : 1];
   std::array<mmsghdr, kBatch> m{};
   std::array<iovec, kBatch> iov{};
   std::array<sockaddr_in, kBatch> src{};
@@ -298,9 +302,13 @@ void relay_udp(int fd) {
       m[k].msg_hdr.msg_name = &src[k];
       m[k].msg_hdr.msg_namelen = sizeof src[k];
     }
-    const int n = recvmmsg(fd, m.data(), kBatch, MSG_DONTWAIT, nullptr);
+    size_t want = kBatch;
+    if (last > 0) want = std::min<size_t>(kBatch, std::max<size_t>(1, 65536 / last));
+    const int n = recvmmsg(fd, m.data(), static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
     const auto count = static_cast<size_t>(n);
+    last = 1;
+    for (size_t k = 0; k < count; k++) last = std::max<size_t>(last, m[k].msg_len);
     if (from_client) {
       u.client = src[count - 1];
       u.have_client = true;

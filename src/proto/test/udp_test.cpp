@@ -73,6 +73,7 @@ struct Rig {
   std::vector<SentBatch> batches;
   std::vector<std::vector<u8>> frames;  // guest frames, kept alive
   std::vector<Incoming> incoming;       // what the next recv_batch returns
+  std::vector<std::size_t> recv_slots;  // slots offered to each recv_batch
 
   Rig() {
     net.v4.enabled = true;
@@ -110,6 +111,7 @@ struct Rig {
       return Result<std::size_t>(m.size());
     });
     ON_CALL(host, recv_batch(_, _)).WillByDefault([this](Sock, std::span<ports::RecvSlot> slots) {
+      recv_slots.push_back(slots.size());
       if (incoming.empty()) return Result<std::size_t>(Err::again);
       std::size_t n = 0;
       for (; n < slots.size() && n < incoming.size(); n++) {
@@ -840,7 +842,9 @@ TEST(UdpInPlace, SplicedDatagramsLargerThanTheMtuArriveWhole) {
 
 TEST(UdpInPlace, ReadsWithFramesAlreadyQueued) {
   Rig r;
-  auto u = r.make();
+  UdpOptions o;
+  o.recv_bytes = 0;  // whole batches of 50000-byte datagrams
+  auto u = r.make(o);
   r.guest_send(*u, v6(kGuest6), 40000, v6(kRemote6), 53, bytes({1}));
   u->tap_batch_end(Instant::from_nanos(1000));
   // More than the 1 MiB arena holds at once: TapOut flushes between reads.
@@ -892,6 +896,77 @@ TEST(UdpSockets, KernelDefaultBuffersOnRequest) {
   auto u = r.make(o);
   r.guest_send(*u, v4(kGuest4), 40000, v4(kRemote4), 53, bytes({1}));
   u->tap_batch_end(Instant::from_nanos(1000));
+}
+
+// --- how much one read takes ------------------------------------------------------
+// Each read asks for as many datagrams as recv_bytes holds at the size of
+// the largest the previous read on that socket returned (at least one, at
+// most recv_batch; a socket not read yet: recv_batch), so that one burst
+// of large datagrams towards a receiver stays within its socket buffer.
+TEST(UdpReadSize, ListenerReadsFollowTheDatagramSize) {
+  Rig r;
+  r.rule(r.cfg.fwd_in.udp, 'u', 5000, 5000);
+  UdpOptions o;
+  o.recv_batch = 8;
+  o.recv_bytes = 65536;
+  auto u = r.make(o);
+  ASSERT_TRUE(u->open_listeners(core::fwd_maps_from(r.cfg)));
+  const u32 li = first_listener(*u);
+  const SockAddr peer{v4(kRemote4), 6000, 0};
+  auto event = [&] {
+    u->listen_event(li, ports::ev::in, Instant::from_nanos(1000));
+    r.out.flush();
+  };
+  for (int i = 0; i < 6; i++) r.incoming.push_back({peer, std::vector<u8>(30000, 1)});
+  event();  // nothing read yet on this socket: the whole batch offered, six taken
+  event();  // 30000 bytes: two fit (nothing there)
+  for (int i = 0; i < 3; i++) r.incoming.push_back({peer, std::vector<u8>(30000, 2)});
+  for (int i = 0; i < 40; i++) r.incoming.push_back({peer, std::vector<u8>(100, 3)});
+  event();  // 2 x 30000
+  event();  // 30000 and 100: the next still sized by the larger
+  event();  // 2 x 100
+  event();  // small datagrams: the whole batch again
+  EXPECT_EQ(r.recv_slots, (std::vector<std::size_t>{8, 2, 2, 2, 2, 8}));
+  EXPECT_EQ(r.tap.sent.size(), 6u + 2 + 2 + 2 + 8);
+}
+
+TEST(UdpReadSize, FlowSocketsKeepTheirOwnSize) {
+  Rig r;
+  UdpOptions o;
+  o.recv_batch = 8;
+  o.recv_bytes = 65536;
+  auto u = r.make(o);
+  // Two flows: one bulk, one small.
+  r.guest_send(*u, v4(kGuest4), 40000, v4(kRemote4), 9000, bytes({1}));
+  r.guest_send(*u, v4(kGuest4), 40001, v4(kRemote4), 53, bytes({1}));
+  u->tap_batch_end(Instant::from_nanos(1000));
+  ASSERT_EQ(r.flows.active_count(), 2u);
+  const SockAddr bulk{v4(kRemote4), 9000, 0};
+  const SockAddr dns{v4(kRemote4), 53, 0};
+  r.incoming.push_back({bulk, std::vector<u8>(60000, 1)});
+  u->sock_event(core::FlowSidx{0, 1}, ports::ev::in, Instant::from_nanos(2000));
+  r.incoming.push_back({dns, std::vector<u8>(80, 2)});
+  u->sock_event(core::FlowSidx{1, 1}, ports::ev::in, Instant::from_nanos(2000));
+  r.incoming.push_back({bulk, std::vector<u8>(60000, 1)});
+  u->sock_event(core::FlowSidx{0, 1}, ports::ev::in, Instant::from_nanos(3000));
+  r.incoming.push_back({dns, std::vector<u8>(80, 2)});
+  u->sock_event(core::FlowSidx{1, 1}, ports::ev::in, Instant::from_nanos(3000));
+  EXPECT_EQ(r.recv_slots, (std::vector<std::size_t>{8, 8, 1, 8}));
+}
+
+TEST(UdpReadSize, ZeroBudgetReadsWholeBatches) {
+  Rig r;
+  UdpOptions o;
+  o.recv_batch = 8;
+  o.recv_bytes = 0;
+  auto u = r.make(o);
+  r.guest_send(*u, v4(kGuest4), 40000, v4(kRemote4), 9000, bytes({1}));
+  u->tap_batch_end(Instant::from_nanos(1000));
+  for (int k = 0; k < 2; k++) {
+    r.incoming.push_back({SockAddr{v4(kRemote4), 9000, 0}, std::vector<u8>(60000, 1)});
+    u->sock_event(core::FlowSidx{0, 1}, ports::ev::in, Instant::from_nanos(2000));
+  }
+  EXPECT_EQ(r.recv_slots, (std::vector<std::size_t>{8, 8}));
 }
 
 }  // namespace
