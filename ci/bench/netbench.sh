@@ -334,6 +334,7 @@ start_impl() {
     "${IMPL_CMD[@]}" >"$LOGS/$tag.log" 2>&1 &
     IMPL_PID=$!
     DST_OUT=127.0.0.1 DST_IN="" LO_OUT=127.0.0.1 LO_IN=127.0.0.1
+    wait_until 10 grep -q ready "$LOGS/$tag.log" || { log "nb_relay did not start"; return 1; }
     ;;
   esac
   if [ "$impl" != relay ]; then
