@@ -391,6 +391,15 @@ void UdpScenario::derive(Prng& rng, Knobs& k) noexcept {
   uopt_.max_batch_dgrams = kDg[rng.below(3)];
   static constexpr u32 kFl[] = {1, 4, 128};
   uopt_.max_batch_flows = kFl[rng.below(3)];
+  {
+    // The read budget, drawn from a copy of the stream so that every
+    // earlier seed keeps the scenario it had (the copy is not advanced
+    // back into rng).  0: whole batches; 1500: mostly one datagram a read.
+    Prng peek = rng;
+    Prng sub = peek.fork(0x7265637662797465);  // "recvbyte"
+    static constexpr u32 kRb[] = {0, 1500, 64 * 1024, 64 * 1024};
+    uopt_.recv_bytes = kRb[sub.below(4)];
+  }
   // Without an IPv4 UDP checksum the guest could not tell a corrupted
   // payload: on when the link corrupts frames towards the guest.
   uopt_.ipv4_checksum = k.link.faults[0].corrupt_ppm != 0 || rng.chance(300000);
@@ -499,11 +508,11 @@ std::size_t UdpScenario::tap_max(bool v6) const noexcept {
 
 void UdpScenario::print_knobs(std::FILE* out) const noexcept {
   std::fprintf(out,
-               "    engine: mode=%s%s%s delta=%u flows=%u tap_batch=%u arena=%zu recv_batch=%u batch_dgrams=%u "
-               "batch_flows=%u csum4=%d\n",
+               "    engine: mode=%s%s%s delta=%u flows=%u tap_batch=%u arena=%zu recv_batch=%u recv_bytes=%u "
+               "batch_dgrams=%u batch_flows=%u csum4=%d\n",
                pasta_ ? "pasta" : "passt", no_splice_ ? " no_splice" : "", lo_to_lo_ ? " host_lo_to_ns_lo" : "",
                delta_, sizing_.flows, sizing_.tap_batch_frames, sizing_.tap_arena, uopt_.recv_batch,
-               uopt_.max_batch_dgrams, uopt_.max_batch_flows, uopt_.ipv4_checksum ? 1 : 0);
+               uopt_.recv_bytes, uopt_.max_batch_dgrams, uopt_.max_batch_flows, uopt_.ipv4_checksum ? 1 : 0);
   for (u32 i = 0; i < nplans_; i++) {
     const UPlan& p = plans_[i];
     std::fprintf(out, "    plan %u: %s %s", i, kind_name(p.kind), p.v6 ? "v6" : "v4");
