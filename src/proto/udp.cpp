@@ -1,6 +1,7 @@
 #include "proto/udp.hpp"
 #include "proto/fwd_rule.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -703,9 +704,7 @@ std::size_t Udp::frame_in_place(const Flow& f, unsigned tap_side, u32 k) noexcep
 
 u32 Udp::recv_count(u32 last_len) const noexcept {
   if (opt_.recv_bytes == 0 || last_len == 0) return opt_.recv_batch;
-  const u32 n = opt_.recv_bytes / last_len;
-  if (n < 1) return 1;
-  return n < opt_.recv_batch ? n : opt_.recv_batch;
+  return std::clamp(opt_.recv_bytes / last_len, u32{1}, opt_.recv_batch);
 }
 
 u32 Udp::largest_received(u32 n) const noexcept {
