@@ -12,6 +12,9 @@
 #   ISC dhclient -4       the same (private lease file and -sf script)
 #   rdisc6 (ndisc6)       RA: prefix 2001:db8::/64, MTU 65520, M flag
 #   ISC dhclient -6       2001:db8::1 (DHCPv6 IA_NA)
+# With -H vm1 --fqdn vm1.example.org (as libvirt passes them): host name
+# (DHCP 12: udhcpc, dhclient -4) and FQDN (DHCP 81: dhclient -4; DHCPv6 39:
+# dhclient -6), neither without them.
 # DNS: pasta sends no resolvers or search list by default (DHCP option
 # 6/119, RA RDNSS/DNSSL, DHCPv6 23/24), only with --dhcp-dns / --dhcp-search:
 # both runs are checked (resolvers 198.51.100.53 and 2001:db8::53, search
@@ -28,7 +31,7 @@ mkdir -p "$TMP/ev"
 cat >"$TMP/udhcpc.script" <<EOF
 #!/bin/sh
 # busybox udhcpc: \$1 is the event; options come as variables
-for v in ip subnet mask router dns domain search mtu serverid lease; do
+for v in ip subnet mask router dns domain search mtu serverid lease hostname; do
   eval "echo \$v=\\\$\$v"
 done >"$TMP/ev/udhcpc.\$1"
 EOF
@@ -41,7 +44,7 @@ chmod +x "$TMP/udhcpc.script" "$TMP/dhclient.script"
 # Ask for what a typical client asks for.
 cat >"$TMP/dhclient.conf" <<'EOF'
 request subnet-mask, broadcast-address, routers, domain-name-servers, domain-search,
-        interface-mtu, dhcp6.name-servers, dhcp6.domain-search;
+        interface-mtu, host-name, dhcp6.name-servers, dhcp6.domain-search, dhcp6.fqdn;
 EOF
 
 # val FILE KEY: the value of KEY=... in FILE (quotes removed).
@@ -62,8 +65,8 @@ start_pasta() {
   [ -s "$TMP/$name.pid" ] || fail "$name: empty pid file"
 }
 
-run_clients() {   # run_clients NAME DNS(0|1)
-  local name=$1 dns=$2 ns=$NETNS out
+run_clients() {   # run_clients NAME DNS(0|1) [NAMES(0|1)]
+  local name=$1 dns=$2 names=${3:-0} ns=$NETNS out
   in_netns "$ns" "$IT_TOOLS/nsdump.sh" "$TMP/$name.before"
   python3 "$IT_TOOLS/ipq.py" "$TMP/$name.before" links lo up0 -- up lo -- has lo 127.0.0.1/8 \
     -- addrs up0 inet -- addrs up0 inet6 || fail "$name: namespace before the clients ran"
@@ -92,6 +95,11 @@ run_clients() {   # run_clients NAME DNS(0|1)
     expect_val udhcpc "$out" dns ''
     expect_val udhcpc "$out" search ''
   fi
+  if [ "$names" = 1 ]; then
+    expect_val udhcpc "$out" hostname vm1
+  else
+    expect_val udhcpc "$out" hostname ''
+  fi
   ok "$name: udhcpc: $(tr '\n' ' ' <"$out")"
 
   # ISC dhclient -4 (forks to the background once bound; stopped below)
@@ -113,6 +121,16 @@ run_clients() {   # run_clients NAME DNS(0|1)
   else
     expect_val dhclient "$out" new_domain_name_servers ''
     expect_val dhclient "$out" new_domain_search ''
+  fi
+  # Option 81 (RFC 4702): flags E only (we update no DNS), RCODEs 255.
+  if [ "$names" = 1 ]; then
+    expect_val dhclient "$out" new_host_name vm1
+    expect_val dhclient "$out" new_fqdn_fqdn vm1.example.org
+    expect_val dhclient "$out" new_fqdn_encoded true
+    expect_val dhclient "$out" new_fqdn_server_update false
+  else
+    expect_val dhclient "$out" new_host_name ''
+    expect_val dhclient "$out" new_fqdn_fqdn ''
   fi
   ok "$name: dhclient -4: $(grep -v reason "$out" | tr '\n' ' ')"
 
@@ -150,13 +168,25 @@ run_clients() {   # run_clients NAME DNS(0|1)
     expect_val "dhclient -6" "$out" new_dhcp6_name_servers ''
     expect_val "dhclient -6" "$out" new_dhcp6_domain_search ''
   fi
-  ok "$name: dhclient -6: $(grep -v reason "$out" | grep -E 'ip6_address|dhcp6_name|dhcp6_domain' | tr '\n' ' ')"
+  # Option 39 (RFC 4704): flags 0, the name in wire format.
+  if [ "$names" = 1 ]; then
+    expect_val "dhclient -6" "$out" new_dhcp6_fqdn 0:3:76:6d:31:7:65:78:61:6d:70:6c:65:3:6f:72:67:0
+    expect_val "dhclient -6" "$out" new_fqdn_fqdn vm1.example.org
+    expect_val "dhclient -6" "$out" new_fqdn_server_update false
+  else
+    expect_val "dhclient -6" "$out" new_dhcp6_fqdn ''
+  fi
+  ok "$name: dhclient -6: $(grep -v reason "$out" | grep -E 'ip6_address|dhcp6_name|dhcp6_domain|fqdn_fqdn' | tr '\n' ' ')"
   stop_pidfile "$TMP/$name.pid"
 }
 
 start_pasta nodns
 run_clients nodns 0
 ok "default: addresses, router, MTU; no DNS information"
+
+start_pasta names -H vm1 --fqdn vm1.example.org
+run_clients names 0 1
+ok "-H --fqdn: host name (DHCP 12) and FQDN (DHCP 81, DHCPv6 39)"
 
 start_pasta dns --dhcp-dns --dhcp-search
 run_clients dns 1

@@ -181,6 +181,7 @@ struct Dhcp6Lease {
   wire::Dhcpv6Duid server_id;
   wire::FixedList<Ipv6Addr, wire::kDhcpv6MaxDns> dns;
   wire::DnsNameList domains;
+  std::optional<wire::Dhcpv6Fqdn> fqdn;  // option 39 as received
 };
 
 struct Dhcp6State {

@@ -613,6 +613,7 @@ void RefGuest::rx_dhcp6(const wire::Frame& f, Instant now) noexcept {
     d6_.lease.dns.clear();
     for (const Ipv6Addr& a : r.dns_servers) (void)d6_.lease.dns.push(a);
     d6_.lease.domains = r.domain_list;
+    d6_.lease.fqdn = r.fqdn;
     d6_.phase = Dhcp6Phase::probing;
     d6_addr_ = Addr6{d6_.lease.addr, AddrState::tentative, 0};
     note_probed(d6_addr_.addr);
@@ -648,6 +649,7 @@ void RefGuest::rx_dhcp6(const wire::Frame& f, Instant now) noexcept {
   L.server_id = *r.server_id;
   for (const Ipv6Addr& a : r.dns_servers) (void)L.dns.push(a);
   L.domains = r.domain_list;
+  L.fqdn = r.fqdn;
   d6_.have_lease = true;
   d6_.phase = Dhcp6Phase::probing;
   d6_addr_ = Addr6{L.addr, AddrState::tentative, 0};

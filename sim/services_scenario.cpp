@@ -1,5 +1,6 @@
 #include "sim/services_scenario.hpp"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstring>
 #include <string>
@@ -193,6 +194,18 @@ ServicesPlan draw_services_plan(Prng& rng) noexcept {
   n.dhcp_dns = rng.chance(800000);
   n.dhcp_search = rng.chance(800000);
   n.duid_time = rng.next_u32();
+  {
+    // -H / --fqdn, drawn from a copy of the stream so that every earlier
+    // seed keeps the scenario it had.
+    Prng peek = rng;
+    Prng sub = peek.fork(0x686f73746e616d65);  // "hostname"
+    if (sub.chance(400000)) n.hostname = draw_label(sub, 1, 20);
+    if (sub.chance(400000)) {
+      // The command line takes at most 253 characters (a valid name).
+      n.fqdn = draw_domain(sub, sub.chance(300000));
+      if (n.fqdn.size() > core::kMaxHostnameLen) n.fqdn = draw_domain(sub, false);
+    }
+  }
 
   g.v4 = n.v4.enabled || rng.chance(700000);
   g.v6 = n.v6.enabled || rng.chance(700000);
@@ -258,6 +271,8 @@ void print_services_plan(std::FILE* out, const ServicesPlan& p) noexcept {
   std::fprintf(out, "    search:");
   for (const std::string& s : n.search) std::fprintf(out, " %s", s.c_str());
   std::fprintf(out, "\n");
+  if (!n.hostname.empty() || !n.fqdn.empty())
+    std::fprintf(out, "    names: hostname='%s' fqdn='%s'\n", n.hostname.c_str(), n.fqdn.c_str());
   std::fprintf(out,
                "    guest: mac=%s v4=%d v6=%d scale=%gppm max_rt=%s bcast=%d rapid4=%d client_id=%d prl=",
                to_text(g.mac).c_str(), static_cast<int>(g.v4), static_cast<int>(g.v6),
@@ -300,6 +315,8 @@ core::Config services_config_of(const core::NetInfo& n) {
   c.no_dhcpv6 = !n.dhcpv6;
   c.no_dhcp_dns = !n.dhcp_dns;
   c.no_dhcp_search = !n.dhcp_search;
+  c.hostname = n.hostname;
+  c.fqdn = n.fqdn;
   return c;
 }
 
@@ -362,6 +379,16 @@ std::size_t dhcp4_names_that_fit(const core::NetInfo& n, const RefGuestConfig& g
   if (n.dhcp_dns && !n.v4.dns.empty()) fixed += 2 + 4 * n.v4.dns.size();
   if (!n.v4.gateway.in_subnet(n.v4.addr, n.v4.prefix_len)) fixed += 2 + 9 + 5;  // 121: gw/32, default
   if (gc.dhcp4_rapid_commit) fixed += 2;
+  // -H and --fqdn come before the search list: each is sent unless it
+  // would overflow the rest on its own (the FQDN is left out first).
+  auto with_headers = [](std::size_t len) { return len + 2 * ((len + 254) / 255); };
+  std::size_t fqdn = 0;
+  if (auto name = wire::DnsName::from_text(n.fqdn); !n.fqdn.empty() && name)
+    fqdn = with_headers(3 + name->wire_length());
+  std::size_t host = n.hostname.empty() ? 0 : with_headers(n.hostname.size());
+  if (fixed + host + fqdn > 308) fqdn = 0;
+  if (fixed + host + fqdn > 308) host = 0;
+  fixed += host + fqdn;
   std::size_t wire_len = 0;
   std::size_t k = 0;
   for (const wire::DnsName& d : names) {
@@ -559,6 +586,19 @@ const char* services_check_guest(const core::NetInfo& n, const RefGuest& g, cons
         return o.say("DHCPv6 domain list [%s], configured [%s] (dhcp_search %d)",
                      names_text(L.domains, t1, sizeof(t1)), names_text(search, t2, sizeof(t2)),
                      static_cast<int>(n.dhcp_search));
+      // --fqdn: option 39 in every reply, flags 0 (the guest asks for no
+      // server update); the reply always has room for it here (the search
+      // list is bounded by kMaxDnsSearchLen).
+      if (n.fqdn.empty() != !L.fqdn.has_value())
+        return o.say("DHCPv6 FQDN option %s, --fqdn '%s'", L.fqdn ? "present" : "absent", n.fqdn.c_str());
+      if (L.fqdn) {
+        auto want = wire::DnsName::from_text(n.fqdn);
+        const bool same = want && L.fqdn->name.size() == want->wire().size() &&
+                          std::equal(want->wire().begin(), want->wire().end(), L.fqdn->name.begin());
+        if (!same || L.fqdn->flags != 0)
+          return o.say("DHCPv6 FQDN flags %u, name %zu bytes, --fqdn '%s'", L.fqdn->flags, L.fqdn->name.size(),
+                       n.fqdn.c_str());
+      }
       if (what.final && g.dhcp6_addr().state != AddrState::preferred)
         return o.say("DHCPv6 address %s is %s", to_text(L.addr).c_str(), addr_state_name(g.dhcp6_addr().state));
     }

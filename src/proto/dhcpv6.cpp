@@ -1,6 +1,7 @@
 #include "proto/dhcpv6.hpp"
 
 #include <array>
+#include <optional>
 
 #include "util/log.hpp"
 #include "wire/dhcpv6.hpp"
@@ -17,6 +18,26 @@ bool names_other_address(const FixedList<Dhcpv6Ia, kDhcpv6MaxIaNa>& ias,
     for (const Dhcpv6IaAddr& a : ia.addrs)
       if (!(a.addr == ours)) return true;
   return false;
+}
+
+// RFC 4704 flags: S (the server updates the AAAA record), O (the server
+// overrode the client's S), N (nobody updates).
+constexpr u8 kFqdnFlagS = 0x01;
+constexpr u8 kFqdnFlagO = 0x02;
+
+// The Client FQDN option for a configured --fqdn, in every reply, as
+// upstream sends it.  We update no DNS, so S is 0; a client that asked for
+// S=1 is told we overrode it (O=1).  A name that is not a valid DNS name
+// (the command line only bounds its length) is left out.
+std::optional<Dhcpv6Fqdn> reply_fqdn(const core::NetInfo& net,
+                                     const std::optional<Dhcpv6Fqdn>& asked) noexcept {
+  if (net.fqdn.empty()) return std::nullopt;
+  auto name = DnsName::from_text(net.fqdn);
+  if (!name || name->is_root()) return std::nullopt;
+  Dhcpv6Fqdn o;
+  if (asked && (asked->flags & kFqdnFlagS) != 0) o.flags = kFqdnFlagO;
+  if (!o.name.assign(name->wire())) return std::nullopt;
+  return o;
 }
 
 }  // namespace
@@ -95,10 +116,16 @@ bool dhcpv6_handle(TapCtx& ctx, const Frame& f) noexcept {
       auto n = DnsName::from_text(s);
       if (n && !n->is_root()) (void)rep.domain_list.push(*n);
     }
+  rep.fqdn = reply_fqdn(net, req->fqdn);
 
   if (!rep.check()) return false;
   std::array<u8, 1500> payload{};
   std::size_t len = rep.length();
+  if (len > payload.size() && rep.fqdn) {
+    // Long search domains come first; the name is what is left out.
+    rep.fqdn.reset();
+    len = rep.length();
+  }
   if (len > payload.size()) return false;
   if (!rep.emit(MutBytes(payload.data(), len))) return false;
 

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/engine.hpp"
@@ -69,6 +72,10 @@ struct Fixture {
   ports::Ports ports{tap, hostnet, entropy};
   Engine eng;
   Fixture() : eng(cfg, net, ports, Sizing{1024, 64, 1 << 16}) { eng.start(Instant{}); }
+  explicit Fixture(core::NetInfo n)
+      : net(std::move(n)), eng(cfg, net, ports, Sizing{1024, 64, 1 << 16}) {
+    eng.start(Instant{});
+  }
 
   void inject(const std::vector<u8>& frame) {
     Bytes b(frame);
@@ -352,8 +359,10 @@ TEST(EngineNdp, UnsolicitedRaOnTimer) {
 }
 
 std::vector<u8> dhcpv6_msg(u8 type, bool with_sid, const Ipv6Addr* ia_addr, bool ia = true,
-                           u32 duid_time = 12345) {
+                           u32 duid_time = 12345,
+                           const std::optional<wire::Dhcpv6Fqdn>& fqdn = std::nullopt) {
   wire::Dhcpv6Repr r;
+  r.fqdn = fqdn;
   r.msg_type = type;
   r.xid = 0xabcdef;
   wire::Dhcpv6Duid cid = wire::dhcpv6_duid_llt(kGuestMac, 99);
@@ -439,6 +448,120 @@ TEST(EngineDhcpv6, InformationRequestHasNoIa) {
   wire::Dhcpv6Repr rep = parse_v6_reply(fx.tap.sent[0]);
   EXPECT_TRUE(rep.ia_na.empty());
   EXPECT_EQ(rep.dns_servers.size(), 1u);
+}
+
+core::NetInfo net_with_fqdn() {
+  core::NetInfo n = test_net();
+  n.hostname = "vm1";
+  n.fqdn = "vm1.example.com";
+  return n;
+}
+
+// "vm1.example.com" in DNS wire format.
+const std::vector<u8> kVm1Wire{3, 'v', 'm', '1', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0};
+
+// RFC 4704: with --fqdn, every reply carries the Client FQDN option.  We do
+// no DNS updates, so S stays 0; as upstream, N stays 0 too.
+TEST(EngineDhcpv6, FqdnInEveryReplyWhenConfigured) {
+  Fixture fx(net_with_fqdn());
+  fx.inject(dhcpv6_msg(wire::dhcpv6_msg::solicit, false, nullptr));
+  Ipv6Addr ours = fx.net.v6.addr;
+  fx.inject(dhcpv6_msg(wire::dhcpv6_msg::request, true, &ours));
+  fx.inject(dhcpv6_msg(wire::dhcpv6_msg::information_request, false, nullptr, false));
+  ASSERT_EQ(fx.tap.sent.size(), 3u);
+  for (const auto& frame : fx.tap.sent) {
+    wire::Dhcpv6Repr rep = parse_v6_reply(frame);
+    ASSERT_TRUE(rep.fqdn);
+    EXPECT_EQ(rep.fqdn->flags, 0);
+    EXPECT_EQ(std::vector<u8>(rep.fqdn->name.span().begin(), rep.fqdn->name.span().end()),
+              kVm1Wire);
+  }
+}
+
+// A client asking us to update its AAAA record (S=1) is told that we
+// overrode that (O=1, S=0), as upstream answers.
+TEST(EngineDhcpv6, FqdnServerUpdateRequestIsOverridden) {
+  Fixture fx(net_with_fqdn());
+  wire::Dhcpv6Fqdn asked;
+  asked.flags = 0x01;  // S
+  const u8 name[] = {5, 'g', 'u', 'e', 's', 't', 0};
+  ASSERT_TRUE(asked.name.assign(Bytes(name, sizeof(name))));
+  fx.inject(dhcpv6_msg(wire::dhcpv6_msg::solicit, false, nullptr, true, 12345, asked));
+  ASSERT_EQ(fx.tap.sent.size(), 1u);
+  wire::Dhcpv6Repr rep = parse_v6_reply(fx.tap.sent[0]);
+  ASSERT_TRUE(rep.fqdn);
+  EXPECT_EQ(rep.fqdn->flags, 0x02);
+  EXPECT_EQ(std::vector<u8>(rep.fqdn->name.span().begin(), rep.fqdn->name.span().end()),
+            kVm1Wire);
+
+  // Without S (the client updates DNS itself), the flags stay 0.
+  asked.flags = 0x00;
+  fx.inject(dhcpv6_msg(wire::dhcpv6_msg::solicit, false, nullptr, true, 12345, asked));
+  ASSERT_EQ(fx.tap.sent.size(), 2u);
+  rep = parse_v6_reply(fx.tap.sent[1]);
+  ASSERT_TRUE(rep.fqdn);
+  EXPECT_EQ(rep.fqdn->flags, 0);
+}
+
+TEST(EngineDhcpv6, NoFqdnUnlessConfigured) {
+  Fixture fx;
+  wire::Dhcpv6Fqdn asked;
+  asked.flags = 0x01;
+  const u8 name[] = {5, 'g', 'u', 'e', 's', 't', 0};
+  ASSERT_TRUE(asked.name.assign(Bytes(name, sizeof(name))));
+  fx.inject(dhcpv6_msg(wire::dhcpv6_msg::solicit, false, nullptr, true, 12345, asked));
+  ASSERT_EQ(fx.tap.sent.size(), 1u);
+  EXPECT_FALSE(parse_v6_reply(fx.tap.sent[0]).fqdn.has_value());
+}
+
+// A reply that would not fit in its buffer with the FQDN goes out without
+// it, the search list whole.
+TEST(EngineDhcpv6, FqdnLeftOutWhenTheReplyWouldNotFit) {
+  core::NetInfo n = net_with_fqdn();
+  n.dhcp_search = true;
+  n.search.clear();
+  std::string label(60, 'x');
+  std::string longname = label + "." + label + "." + label + "." + label;  // 245 characters
+  for (char c : std::string("abcde")) (void)n.search.push(std::string(1, c) + longname.substr(1));
+  n.fqdn = std::string(63, 'f') + "." + std::string(63, 'q') + "." + std::string(63, 'd') + "." +
+           std::string(61, 'n');  // 253 characters
+  Fixture fx(n);
+  fx.inject(dhcpv6_msg(wire::dhcpv6_msg::solicit, false, nullptr));
+  ASSERT_EQ(fx.tap.sent.size(), 1u);
+  wire::Dhcpv6Repr rep = parse_v6_reply(fx.tap.sent[0]);
+  EXPECT_EQ(rep.domain_list.size(), 5u);
+  EXPECT_FALSE(rep.fqdn.has_value());
+
+  // One search domain fewer, and the name fits again.
+  core::NetInfo m = n;
+  m.search.clear();
+  for (char c : std::string("abcd")) (void)m.search.push(std::string(1, c) + longname.substr(1));
+  Fixture fy(m);
+  fy.inject(dhcpv6_msg(wire::dhcpv6_msg::solicit, false, nullptr));
+  ASSERT_EQ(fy.tap.sent.size(), 1u);
+  rep = parse_v6_reply(fy.tap.sent[0]);
+  EXPECT_EQ(rep.domain_list.size(), 4u);
+  ASSERT_TRUE(rep.fqdn.has_value());
+  EXPECT_EQ(rep.fqdn->name.size(), 255u);
+}
+
+// DHCP (v4): option 12 with --hostname, option 81 (RFC 4702) with --fqdn.
+TEST(EngineDhcp, HostnameAndFqdnWhenConfigured) {
+  Fixture fx(net_with_fqdn());
+  fx.inject(dhcp_request(wire::dhcp_msg::discover, false, {1, 3, 6, 12, 81}));
+  ASSERT_EQ(fx.tap.sent.size(), 1u);
+  wire::DhcpRepr r = parse_dhcp_reply(fx.tap.sent[0], nullptr);
+  ASSERT_TRUE(r.hostname);
+  EXPECT_EQ(std::string(r.hostname->span().begin(), r.hostname->span().end()), "vm1");
+  bool found = false;
+  for (const auto& o : r.other) {
+    if (o.code != 81) continue;
+    found = true;
+    std::vector<u8> want{0x04, 0xff, 0xff};
+    want.insert(want.end(), kVm1Wire.begin(), kVm1Wire.end());
+    EXPECT_EQ(std::vector<u8>(o.data.span().begin(), o.data.span().end()), want);
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST(Engine, GarbageFramesAreCountedNotFatal) {
