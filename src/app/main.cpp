@@ -48,6 +48,7 @@
 #include "linux/tun.hpp"
 #include "linux/vhost_user.hpp"
 #include "util/log.hpp"
+#include "wire/vnet_hdr.hpp"
 
 namespace passt::app {
 
@@ -68,7 +69,7 @@ constexpr u32 kTapQueueFrames = 4096;
 constexpr u32 kTapWindowFrames = kTapQueueFrames / 4;
 // pasta's tap receive pool (os::TapFd): one read() per frame, packed, until
 // EAGAIN, 1024 frames, or less than a largest frame's room is left.  At MTU
-// 1500 the frame count is the limit (1.5 MiB); at MTU 65520 the pool is:
+// 1500 the frame count is the limit (1.6 MiB); at MTU 65520 the pool is:
 // 2 MiB holds 32 frames of 64 KiB per batch, which costs no throughput
 // against upstream's 8 MiB, and every byte of it becomes resident in the
 // first burst (docs/performance.md, "Start-up and memory").
@@ -76,7 +77,11 @@ constexpr std::size_t kTapPoolMax = std::size_t{2} << 20;
 constexpr std::size_t kTapPoolFrames = 1024;
 
 std::size_t tap_pool_bytes(u32 mtu) noexcept {
-  const std::size_t frame = (mtu != 0 ? mtu : 65520u) + std::size_t{wire::kEthHeaderLen};
+  // Each read takes a frame, its virtio-net header and the padding to the
+  // next read boundary (os::TapFd::kReadAlign).
+  constexpr std::size_t a = os::TapFd::kReadAlign;
+  const std::size_t frame =
+      ((mtu != 0 ? mtu : 65520u) + std::size_t{wire::kEthHeaderLen} + wire::kVnetHdrLen + a - 1) / a * a;
   const std::size_t want = os::TapFd::kMaxFrame + kTapPoolFrames * frame;
   return want < kTapPoolMax ? want : kTapPoolMax;
 }

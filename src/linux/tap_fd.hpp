@@ -5,9 +5,10 @@
 //    it inside the namespace is not this adapter's job).  A tap fd carries one
 //    Ethernet frame per read() and per write(), without FCS or any header.
 //  * Inbound: on readability, read() one frame at a time into a buffer pool
-//    allocated at init(), until EAGAIN, until fewer than kMaxFrame bytes are
-//    left in the pool, or until Options::max_frames frames; then deliver all
-//    of them in one EventSink::on_tap_frames() call.  Frames shorter than an
+//    allocated at init(), each read to a 64-byte boundary, until EAGAIN,
+//    until fewer than kMaxFrame bytes are left in the pool, or until
+//    Options::max_frames frames; then deliver all of them in one
+//    EventSink::on_tap_frames() call.  Frames shorter than an
 //    Ethernet header are counted and skipped.  Whatever is left stays queued
 //    in the kernel and the (level-triggered) loop wakes us again.
 //  * Outbound: one write() per frame.  EAGAIN, EINTR, ENOBUFS, ENOSPC and EIO
@@ -49,6 +50,8 @@ class TapFd final : public ports::TapPort, public FdHandler {
  public:
   // Largest frame one read() may return: 65535 bytes of IP plus the header.
   static constexpr std::size_t kMaxFrame = wire::kEthMaxFrame;
+  // Reads start on this boundary of the pool (a cache line).
+  static constexpr std::size_t kReadAlign = 64;
 
   struct Vnet {
     std::size_t hdr_len = 0;    // 0 (IFF_NO_PI only) or wire::kVnetHdrLen
@@ -108,6 +111,7 @@ class TapFd final : public ports::TapPort, public FdHandler {
   bool failed_ = false;
   bool reported_down_ = false;
   std::unique_ptr<u8[]> buf_;
+  u8* pool_ = nullptr;  // buf_ rounded up to kReadAlign
   std::unique_ptr<Bytes[]> frames_;
   Stats stats_;
 };

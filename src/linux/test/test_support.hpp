@@ -13,6 +13,7 @@
 #include <array>
 #include <cstring>
 #include <thread>
+#include <cstdint>
 #include <vector>
 
 #include "linux/clock.hpp"
@@ -60,7 +61,10 @@ class RecordingSink final : public ports::EventSink {
  public:
   void on_tap_frames(std::span<const Bytes> batch, Instant) noexcept override {
     batches.push_back(batch.size());
-    for (Bytes f : batch) frames.emplace_back(f.begin(), f.end());
+    for (Bytes f : batch) {
+      frames.emplace_back(f.begin(), f.end());
+      addrs.push_back(reinterpret_cast<std::uintptr_t>(f.data()));
+    }
   }
   void on_tap_state(bool up, Instant) noexcept override { states.push_back(up); }
   void on_socket_event(u64 ref, u32 events, Instant) noexcept override {
@@ -77,6 +81,7 @@ class RecordingSink final : public ports::EventSink {
   Instant next_deadline() const noexcept override { return deadline; }
 
   std::vector<std::vector<u8>> frames;
+  std::vector<std::uintptr_t> addrs;  // where each frame was in the adapter's memory
   std::vector<std::size_t> batches;
   std::vector<bool> states;
   std::vector<SocketEvent> socket_events;
