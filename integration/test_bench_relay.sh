@@ -9,7 +9,10 @@
 #            test);
 #   tcp-in   the other way round;
 #   udp-out  datagrams of 1 byte, 1400 bytes and 65000 bytes, each answered
-#            (the reply goes back to the sender).
+#            (the reply goes back to the sender);
+#   tun-udp-out  (a second nb_relay, its tun configured as udp_tun_bound.sh
+#            does) datagrams of 1, 1400 and 65000 bytes from the namespace
+#            to a host address arrive whole (SHA-256), in order.
 # Skipped when the build has no nb_relay (PASST_BENCH off).
 . "$(dirname "$0")/lib/common.sh"
 enter_outer_ns "$@"
@@ -56,4 +59,37 @@ timeout 60 python3 "$XFER" batch --timeout 20 <"$TMP/batch-host" >"$TMP/out-host
 n=$(grep -c '^ok' "$TMP/out-ns.log" "$TMP/out-host.log" | awk -F: '{ s += $2 } END { print s }')
 [ "$n" = 57 ] || fail "expected 57 checked transfers, got $n"
 kill -0 "$RELAY_PID" 2>/dev/null || fail "nb_relay exited"
-log "PASS: 57 checked transfers through nb_relay (TCP both ways, UDP)"
+
+# tun-udp-out: one-way, so the receiver records what it got.
+new_netns tun
+"$RELAY" "$NETNS" tun-udp-out >"$TMP/relay-tun.log" 2>&1 &
+wait_until 10 grep -q ready "$TMP/relay-tun.log" || fail "nb_relay tun-udp-out did not start: $(cat "$TMP/relay-tun.log")"
+in_netns "$NETNS" sh -c "ip link set lo up && ip addr add 198.51.100.1/24 dev nbtun0 &&
+  ip link set nbtun0 mtu 65520 up && ip route add default dev nbtun0" || fail "configuring nbtun0"
+cat >"$TMP/udp.py" <<'EOF'
+import hashlib, socket, sys
+sizes = [1, 1400, 65000]
+def payload(n):
+    return bytes((i * 7 + n) & 0xff for i in range(n))
+if sys.argv[1] == "recv":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("203.0.113.1", 10104))
+    print("bound", flush=True)
+    s.settimeout(10)
+    for _ in sizes:
+        print(hashlib.sha256(s.recv(65535)).hexdigest(), flush=True)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for n in sizes:
+        s.sendto(payload(n), ("203.0.113.1", 10104))
+    for n in sizes:
+        print(hashlib.sha256(payload(n)).hexdigest())
+EOF
+python3 "$TMP/udp.py" recv >"$TMP/tun-got" 2>&1 &
+TUN_RX=$!
+wait_until 10 grep -q bound "$TMP/tun-got" || fail "tun receiver did not start"
+in_netns "$NETNS" python3 "$TMP/udp.py" send >"$TMP/tun-sent" || fail "tun sender failed"
+wait "$TUN_RX" || fail "tun receiver: $(cat "$TMP/tun-got")"
+diff <(grep -v bound "$TMP/tun-got") "$TMP/tun-sent" >/dev/null ||
+  fail "through nb_relay's tun: got $(grep -vc bound "$TMP/tun-got") datagrams, not the 3 sent, or different bytes"
+log "PASS: 57 checked transfers through nb_relay (TCP both ways, UDP), 3 datagrams through its tun"

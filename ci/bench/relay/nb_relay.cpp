@@ -11,10 +11,17 @@
 //     connected to 127.0.0.1:P in the host; what comes back goes to the last
 //     sender (recvmmsg/sendmmsg, as much as 64 KiB holds at the size of the
 //     socket's last datagrams, at most 32: our pasta's read policy).
+//   * tun-udp-out: a tun device (IFF_TUN, "nbtun0") in the namespace, left
+//     for the caller to configure; every IPv4 UDP datagram read from it goes
+//     to its destination address and port out of a socket in the caller's
+//     namespace (one connected socket per destination), one read() per
+//     packet into one buffer, one send() per datagram.  Nothing comes back.
+//     This is the tap path's floor for UDP from the namespace: the same
+//     kernel work as pasta's read of its tap, without pasta.
 // No protocol state, no tap, no checksums: whatever a real translator adds
 // to these paths comes on top of what this program measures.
 //
-//   nb_relay NETNS_PATH [tcp-out=P,..] [tcp-in=P,..] [udp-out=P,..]
+//   nb_relay NETNS_PATH [tcp-out=P,..] [tcp-in=P,..] [udp-out=P,..] [tun-udp-out]
 //
 // tcp-out/udp-out listen inside NETNS_PATH and connect in the caller's
 // namespace; tcp-in the other way round.  Runs until killed.  Needs
@@ -22,10 +29,13 @@
 // namespace that owns it).  Exits 1 with a message if set-up fails.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -75,7 +85,7 @@ void watch(int fd, uint32_t events, int op = EPOLL_CTL_ADD) {
 
 // --- TCP ------------------------------------------------------------------
 
-enum class Kind : uint8_t { none, listener, tcp, udp_near, udp_far };
+enum class Kind : uint8_t { none, listener, tcp, udp_near, udp_far, tun };
 
 struct Pipe {
   int r = -1;
@@ -324,6 +334,64 @@ void relay_udp(int fd) {
   }
 }
 
+// --- tun ------------------------------------------------------------------
+
+struct TunDest {
+  uint32_t addr = 0;  // network order
+  uint16_t port = 0;  // network order
+  int fd = -1;
+};
+std::vector<TunDest> g_tun_dests;
+alignas(64) std::array<unsigned char, 65536> g_tun_buf;
+
+int open_tun() {
+  enter(g_far_ns);
+  const int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 || fd >= kMaxFd) die("open /dev/net/tun");
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  std::strncpy(ifr.ifr_name, "nbtun0", IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr) != 0) die("TUNSETIFF");
+  enter(g_home_ns);
+  g_slot[static_cast<size_t>(fd)].kind = Kind::tun;
+  watch(fd, EPOLLIN);
+  return fd;
+}
+
+int tun_socket(uint32_t addr, uint16_t port) {
+  for (const TunDest& d : g_tun_dests)
+    if (d.addr == addr && d.port == port) return d.fd;
+  if (g_tun_dests.size() >= 16) return -1;
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);  // home namespace
+  if (fd < 0) die("socket (tun)");
+  big_buffers(fd);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = addr;
+  a.sin_port = port;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) die("connect (tun)");
+  g_tun_dests.push_back(TunDest{addr, port, fd});
+  return fd;
+}
+
+void relay_tun(int fd) {
+  for (int i = 0; i < 64; i++) {
+    const ssize_t n = read(fd, g_tun_buf.data(), g_tun_buf.size());
+    if (n <= 0) return;
+    const auto len = static_cast<size_t>(n);
+    const unsigned char* p = g_tun_buf.data();
+    if (len < 28 || (p[0] >> 4) != 4 || p[9] != IPPROTO_UDP) continue;
+    const size_t ihl = static_cast<size_t>(p[0] & 15) * 4;
+    if (ihl < 20 || len < ihl + 8) continue;
+    uint32_t daddr = 0;
+    uint16_t dport = 0;
+    std::memcpy(&daddr, p + 16, sizeof daddr);
+    std::memcpy(&dport, p + ihl + 2, sizeof dport);
+    const int s = tun_socket(daddr, dport);
+    if (s >= 0) (void)send(s, p + ihl + 8, len - ihl - 8, MSG_DONTWAIT);
+  }
+}
+
 void parse_ports(const std::string& list, std::vector<int>& out) {
   size_t pos = 0;
   while (pos < list.size()) {
@@ -343,12 +411,13 @@ void parse_ports(const std::string& list, std::vector<int>& out) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: nb_relay NETNS_PATH [tcp-out=P,..] [tcp-in=P,..] [udp-out=P,..]\n");
+    std::fprintf(stderr, "usage: nb_relay NETNS_PATH [tcp-out=P,..] [tcp-in=P,..] [udp-out=P,..] [tun-udp-out]\n");
     return 1;
   }
   std::vector<int> tcp_out;
   std::vector<int> tcp_in;
   std::vector<int> udp_out;
+  bool tun = false;
   for (int i = 2; i < argc; i++) {
     const std::string a = argv[i];
     if (a.rfind("tcp-out=", 0) == 0) {
@@ -357,6 +426,8 @@ int main(int argc, char** argv) {
       parse_ports(a.substr(7), tcp_in);
     } else if (a.rfind("udp-out=", 0) == 0) {
       parse_ports(a.substr(8), udp_out);
+    } else if (a == "tun-udp-out") {
+      tun = true;
     } else {
       std::fprintf(stderr, "nb_relay: unknown argument '%s'\n", a.c_str());
       return 1;
@@ -370,6 +441,7 @@ int main(int argc, char** argv) {
   for (const int p : tcp_out) listen_tcp(p, true);
   for (const int p : tcp_in) listen_tcp(p, false);
   for (const int p : udp_out) open_udp(p);
+  if (tun) (void)open_tun();
   std::fprintf(stderr, "nb_relay: ready\n");
   std::array<epoll_event, 64> evs{};
   for (;;) {
@@ -386,6 +458,9 @@ int main(int argc, char** argv) {
         case Kind::udp_near:
         case Kind::udp_far:
           relay_udp(fd);
+          break;
+        case Kind::tun:
+          relay_tun(fd);
           break;
         case Kind::tcp: {
           const int peer = s.peer;
