@@ -12,7 +12,9 @@
 #            (the reply goes back to the sender);
 #   tun-udp-out  (a second nb_relay, its tun configured as udp_tun_bound.sh
 #            does) datagrams of 1, 1400 and 65000 bytes from the namespace
-#            to a host address arrive whole (SHA-256), in order.
+#            to a host address arrive whole (SHA-256), in order;
+#   tun-udp-in   (a third) the same datagrams sent to the relay's port on
+#            the host arrive whole in the namespace, in order.
 # Skipped when the build has no nb_relay (PASST_BENCH off).
 . "$(dirname "$0")/lib/common.sh"
 enter_outer_ns "$@"
@@ -73,7 +75,7 @@ def payload(n):
     return bytes((i * 7 + n) & 0xff for i in range(n))
 if sys.argv[1] == "recv":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("203.0.113.1", 10104))
+    s.bind((sys.argv[2], 10104))
     print("bound", flush=True)
     s.settimeout(10)
     for _ in sizes:
@@ -81,15 +83,31 @@ if sys.argv[1] == "recv":
 else:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for n in sizes:
-        s.sendto(payload(n), ("203.0.113.1", 10104))
+        s.sendto(payload(n), (sys.argv[2], 10104))
     for n in sizes:
         print(hashlib.sha256(payload(n)).hexdigest())
 EOF
-python3 "$TMP/udp.py" recv >"$TMP/tun-got" 2>&1 &
+python3 "$TMP/udp.py" recv 203.0.113.1 >"$TMP/tun-got" 2>&1 &
 TUN_RX=$!
 wait_until 10 grep -q bound "$TMP/tun-got" || fail "tun receiver did not start"
-in_netns "$NETNS" python3 "$TMP/udp.py" send >"$TMP/tun-sent" || fail "tun sender failed"
+in_netns "$NETNS" python3 "$TMP/udp.py" send 203.0.113.1 >"$TMP/tun-sent" || fail "tun sender failed"
 wait "$TUN_RX" || fail "tun receiver: $(cat "$TMP/tun-got")"
 diff <(grep -v bound "$TMP/tun-got") "$TMP/tun-sent" >/dev/null ||
-  fail "through nb_relay's tun: got $(grep -vc bound "$TMP/tun-got") datagrams, not the 3 sent, or different bytes"
-log "PASS: 57 checked transfers through nb_relay (TCP both ways, UDP), 3 datagrams through its tun"
+  fail "out of nb_relay's tun: got $(grep -vc bound "$TMP/tun-got") datagrams, not the 3 sent, or different bytes"
+
+# tun-udp-in: the relay listens on port 10104 of the outer namespace and
+# writes into its tun, towards 198.51.100.1 in the namespace.
+new_netns tunin
+"$RELAY" "$NETNS" tun-udp-in=10104 >"$TMP/relay-tunin.log" 2>&1 &
+wait_until 10 grep -q ready "$TMP/relay-tunin.log" ||
+  fail "nb_relay tun-udp-in did not start: $(cat "$TMP/relay-tunin.log")"
+in_netns "$NETNS" sh -c "ip link set lo up && ip addr add 198.51.100.1/24 dev nbtun0 &&
+  ip link set nbtun0 mtu 65520 up && ip route add default dev nbtun0" || fail "configuring nbtun0"
+in_netns "$NETNS" python3 "$TMP/udp.py" recv 198.51.100.1 >"$TMP/tunin-got" 2>&1 &
+TUN_RX=$!
+wait_until 10 grep -q bound "$TMP/tunin-got" || fail "namespace receiver did not start"
+python3 "$TMP/udp.py" send 198.51.100.1 >"$TMP/tunin-sent" || fail "host sender failed"
+wait "$TUN_RX" || fail "namespace receiver: $(cat "$TMP/tunin-got")"
+diff <(grep -v bound "$TMP/tunin-got") "$TMP/tunin-sent" >/dev/null ||
+  fail "into nb_relay's tun: got $(grep -vc bound "$TMP/tunin-got") datagrams, not the 3 sent, or different bytes"
+log "PASS: 57 checked transfers through nb_relay (TCP both ways, UDP), 3 datagrams each way through its tun"

@@ -67,9 +67,10 @@ constexpr u32 kTapQueueFrames = 4096;
 // processes kept frames queued for over 200 ms: retransmission timeouts
 // without a single drop).
 constexpr u32 kTapWindowFrames = kTapQueueFrames / 4;
-// pasta's tap receive pool (os::TapFd): one read() per frame, packed, until
-// EAGAIN, 1024 frames, or less than a largest frame's room is left.  At MTU
-// 1500 the frame count is the limit (1.6 MiB); at MTU 65520 the pool is:
+// pasta's tap receive pool (os::TapFd): one read() per frame, each to a
+// 64-byte boundary, until EAGAIN, 1024 frames, or less than a largest
+// frame's room is left.  At MTU 1500 the frame count is the limit
+// (1.6 MiB); at MTU 65520 the pool is:
 // 2 MiB holds 32 frames of 64 KiB per batch, which costs no throughput
 // against upstream's 8 MiB, and every byte of it becomes resident in the
 // first burst (docs/performance.md, "Start-up and memory").

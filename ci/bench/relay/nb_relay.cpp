@@ -18,10 +18,16 @@
 //     packet into one buffer, one send() per datagram.  Nothing comes back.
 //     This is the tap path's floor for UDP from the namespace: the same
 //     kernel work as pasta's read of its tap, without pasta.
+//   * tun-udp-in=P: with the tun above, datagrams to port P of any address
+//     of the caller's namespace are written into the tun, one write() each,
+//     as IPv4 UDP packets from 203.0.113.1 to 198.51.100.1 (the address the
+//     caller gives nbtun0), port P, no UDP checksum: the floor of the tap
+//     path into the namespace.
 // No protocol state, no tap, no checksums: whatever a real translator adds
 // to these paths comes on top of what this program measures.
 //
 //   nb_relay NETNS_PATH [tcp-out=P,..] [tcp-in=P,..] [udp-out=P,..] [tun-udp-out]
+//            [tun-udp-in=P]
 //
 // tcp-out/udp-out listen inside NETNS_PATH and connect in the caller's
 // namespace; tcp-in the other way round.  Runs until killed.  Needs
@@ -85,7 +91,7 @@ void watch(int fd, uint32_t events, int op = EPOLL_CTL_ADD) {
 
 // --- TCP ------------------------------------------------------------------
 
-enum class Kind : uint8_t { none, listener, tcp, udp_near, udp_far, tun };
+enum class Kind : uint8_t { none, listener, tcp, udp_near, udp_far, tun, tun_in };
 
 struct Pipe {
   int r = -1;
@@ -374,10 +380,13 @@ int tun_socket(uint32_t addr, uint16_t port) {
   return fd;
 }
 
+bool g_tun_out = false;  // tun-udp-out: forward what the tun gives; else drain it
+
 void relay_tun(int fd) {
   for (int i = 0; i < 64; i++) {
     const ssize_t n = read(fd, g_tun_buf.data(), g_tun_buf.size());
     if (n <= 0) return;
+    if (!g_tun_out) continue;
     const auto len = static_cast<size_t>(n);
     const unsigned char* p = g_tun_buf.data();
     if (len < 28 || (p[0] >> 4) != 4 || p[9] != IPPROTO_UDP) continue;
@@ -389,6 +398,60 @@ void relay_tun(int fd) {
     std::memcpy(&dport, p + ihl + 2, sizeof dport);
     const int s = tun_socket(daddr, dport);
     if (s >= 0) (void)send(s, p + ihl + 8, len - ihl - 8, MSG_DONTWAIT);
+  }
+}
+
+int g_tun_fd = -1;
+int g_tun_in_port = 0;
+
+uint16_t ip_checksum(const unsigned char* p, size_t len) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+void open_tun_in(int port) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);  // home namespace
+  if (fd < 0 || fd >= kMaxFd) die("socket (tun-udp-in)");
+  big_buffers(fd);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) die("bind (tun-udp-in)");
+  g_tun_in_port = port;
+  g_slot[static_cast<size_t>(fd)].kind = Kind::tun_in;
+  watch(fd, EPOLLIN);
+}
+
+// Headers in front of the payload, received in place behind them.
+void relay_tun_in(int fd) {
+  unsigned char* p = g_tun_buf.data();
+  for (int i = 0; i < 64; i++) {
+    const ssize_t n = recv(fd, p + 28, g_tun_buf.size() - 28, MSG_DONTWAIT);
+    if (n < 0) return;
+    const auto len = static_cast<size_t>(n) + 28;
+    std::memset(p, 0, 28);
+    p[0] = 0x45;
+    p[2] = static_cast<unsigned char>(len >> 8);
+    p[3] = static_cast<unsigned char>(len);
+    p[6] = 0x40;  // DF
+    p[8] = 64;
+    p[9] = IPPROTO_UDP;
+    const unsigned char src[4] = {203, 0, 113, 1};
+    const unsigned char dst[4] = {198, 51, 100, 1};
+    std::memcpy(p + 12, src, 4);
+    std::memcpy(p + 16, dst, 4);
+    const uint16_t c = ip_checksum(p, 20);
+    p[10] = static_cast<unsigned char>(c >> 8);
+    p[11] = static_cast<unsigned char>(c);
+    p[20] = static_cast<unsigned char>(g_tun_in_port >> 8);  // source port: the same
+    p[21] = static_cast<unsigned char>(g_tun_in_port);
+    p[22] = p[20];
+    p[23] = p[21];
+    p[24] = static_cast<unsigned char>((len - 20) >> 8);
+    p[25] = static_cast<unsigned char>(len - 20);
+    if (write(g_tun_fd, p, len) < 0) return;  // the tun's queue is full: dropped
   }
 }
 
@@ -411,13 +474,16 @@ void parse_ports(const std::string& list, std::vector<int>& out) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: nb_relay NETNS_PATH [tcp-out=P,..] [tcp-in=P,..] [udp-out=P,..] [tun-udp-out]\n");
+    std::fprintf(stderr,
+                 "usage: nb_relay NETNS_PATH [tcp-out=P,..] [tcp-in=P,..] [udp-out=P,..] [tun-udp-out] "
+                 "[tun-udp-in=P]\n");
     return 1;
   }
   std::vector<int> tcp_out;
   std::vector<int> tcp_in;
   std::vector<int> udp_out;
   bool tun = false;
+  int tun_in = 0;
   for (int i = 2; i < argc; i++) {
     const std::string a = argv[i];
     if (a.rfind("tcp-out=", 0) == 0) {
@@ -428,6 +494,14 @@ int main(int argc, char** argv) {
       parse_ports(a.substr(8), udp_out);
     } else if (a == "tun-udp-out") {
       tun = true;
+    } else if (a.rfind("tun-udp-in=", 0) == 0) {
+      std::vector<int> one;
+      parse_ports(a.substr(11), one);
+      if (one.size() != 1) {
+        std::fprintf(stderr, "nb_relay: tun-udp-in takes one port\n");
+        return 1;
+      }
+      tun_in = one[0];
     } else {
       std::fprintf(stderr, "nb_relay: unknown argument '%s'\n", a.c_str());
       return 1;
@@ -441,7 +515,9 @@ int main(int argc, char** argv) {
   for (const int p : tcp_out) listen_tcp(p, true);
   for (const int p : tcp_in) listen_tcp(p, false);
   for (const int p : udp_out) open_udp(p);
-  if (tun) (void)open_tun();
+  g_tun_out = tun;
+  if (tun || tun_in != 0) g_tun_fd = open_tun();
+  if (tun_in != 0) open_tun_in(tun_in);
   std::fprintf(stderr, "nb_relay: ready\n");
   std::array<epoll_event, 64> evs{};
   for (;;) {
@@ -461,6 +537,9 @@ int main(int argc, char** argv) {
           break;
         case Kind::tun:
           relay_tun(fd);
+          break;
+        case Kind::tun_in:
+          relay_tun_in(fd);
           break;
         case Kind::tcp: {
           const int peer = s.peer;
