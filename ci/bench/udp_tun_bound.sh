@@ -23,6 +23,7 @@
 #                             [--dir out|in|both] [--also LABEL=PATH]...
 #                             [BUILD_DIR]
 #
+# UTB_VERBOSE=1 logs the Udp* counters of both namespaces per run.
 # --also runs one more pasta binary in its own row (an A/B of a change).
 # Defaults: 3 s, 3 rounds (interleaved), MTU 65520, both directions,
 # build/release.
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
   --mtu) MTU=$2; shift 2 ;;
   --dir) DIRS=$2; shift 2 ;;
   --also) ALSO+=("$2"); shift 2 ;;
-  -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
   -*) echo "udp_tun_bound: unknown option $1" >&2; exit 2 ;;
   *) BUILD_ARG=$1; shift ;;
   esac
@@ -73,12 +74,15 @@ for a in "${ALSO[@]}"; do
   IMPLS+=("${a%%=*}")
 done
 cpu_s() { awk '{ printf "%.2f\n", ($14 + $15) / 100 }' "/proc/$1/stat"; }
-# UdpInDatagrams and UdpOutDatagrams since the last `nstat -n` with the
-# same history file, in one call (each call moves the mark).  Each
-# namespace keeps its own history file.
+# The UDP counters of a namespace since the last `nstat -n` with the same
+# history file (each namespace keeps its own; each call moves the mark):
+# "UdpInDatagrams UdpOutDatagrams"; with UTB_VERBOSE=1 every Udp* and
+# softnet counter that moved goes to the log as well.
 nstat_udp() {
-  NSTAT_HISTORY=$1 "${@:2}" nstat -z 2>/dev/null |
-    awk '$1 == "UdpInDatagrams" { i = $2 } $1 == "UdpOutDatagrams" { o = $2 } END { print i + 0, o + 0 }'
+  local out
+  out=$(NSTAT_HISTORY=$1 "${@:3}" nstat -z 2>/dev/null)
+  [ "${UTB_VERBOSE:-0}" = 1 ] && log "$2: $(echo "$out" | awk '$1 ~ /^(Udp|TcpExtTCPBacklogDrop)/ && $2 != 0 { printf "%s=%s ", $1, $2 }')"
+  echo "$out" | awk '$1 == "UdpInDatagrams" { i = $2 } $1 == "UdpOutDatagrams" { o = $2 } END { print i + 0, o + 0 }'
 }
 
 # one DIR IMPL ROUND: appends "DIR IMPL recv_gbps dgrams us_per_dgram" to $TMP/runs
@@ -122,10 +126,11 @@ one() {
   sleep 0.3
   c1=$(cpu_s "$pid")
   if [ "$dir" = out ]; then
-    read -r got seen < <(nstat_udp "$TMP/nstat.host")  # received by the sink, sent by the forwarder
+    read -r got seen < <(nstat_udp "$TMP/nstat.host" host)  # received by the sink, sent by the forwarder
+    [ "${UTB_VERBOSE:-0}" = 1 ] && nstat_udp "$TMP/nstat.ns" ns in_netns "$ns" >/dev/null
   else
-    read -r got x < <(nstat_udp "$TMP/nstat.ns" in_netns "$ns")
-    read -r seen x < <(nstat_udp "$TMP/nstat.host")    # received by the forwarder's socket
+    read -r got x < <(nstat_udp "$TMP/nstat.ns" ns in_netns "$ns")
+    read -r seen x < <(nstat_udp "$TMP/nstat.host" host)    # received by the forwarder's socket
   fi
   kill "$sink" "$pid" 2>/dev/null || true
   wait "$sink" "$pid" 2>/dev/null || true
