@@ -17,6 +17,8 @@
 # are opened): "0 0" lets our group (root of the test's user namespace) in;
 # "1 0" shuts it out: pings then go unanswered and pasta warns exactly once,
 # while pasta --quiet without pings stays silent.  --no-icmp: no replies.
+# --trace: the three requests and replies of one ping each show up in the
+# log as "tap in" / "tap out" lines (and nothing of the kind without it).
 . "$(dirname "$0")/lib/common.sh"
 enter_outer_ns "$@"
 . "$IT_DIR/lib/passt.sh"
@@ -72,6 +74,16 @@ ok "pasta: 198.51.100.77 (nobody there): no reply"
 [ "$V6_GW_CHECK" = 1 ] ||
   log "note: the dead end cannot ignore ICMPv6 pings here; the IPv6 gateway check does not prove the mapping"
 ! grep -qi "ping" "$TMP/pasta.log" || fail "pasta warned about ping sockets although they work: $(cat "$TMP/pasta.log")"
+
+# --trace: every frame both ways, one line each (wire::frame_summary).
+pasta_pings trace --trace -- 203.0.113.1
+expect_replies trace 203.0.113.1 3
+n_in=$(grep -c "tap in: IPv4 ICMP 198.51.100.1 > 203.0.113.1 type 8 code 0 len 64" "$TMP/trace.log" || true)
+n_out=$(grep -c "tap out: IPv4 ICMP 203.0.113.1 > 198.51.100.1 type 0 code 0 len 64" "$TMP/trace.log" || true)
+[ "$n_in" = 3 ] && [ "$n_out" = 3 ] ||
+  fail "--trace: $n_in echo requests and $n_out replies traced, expected 3 and 3: $(grep 'tap ' "$TMP/trace.log" | head -20)"
+! grep -q "tap in:" "$TMP/pasta.log" || fail "frames traced without --trace"
+ok "pasta --trace: each echo request and reply traced (tap in / tap out)"
 
 pasta_pings noicmp --no-icmp -- 203.0.113.1 2001:db8:1::1
 expect_replies noicmp 203.0.113.1 0

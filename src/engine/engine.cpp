@@ -190,6 +190,8 @@ void Engine::on_deadline(Instant now) noexcept {
 
 void Engine::flush(Instant now) noexcept {
   (void)now;
+  if (log_enabled(LogLevel::trace))
+    for (Bytes frame : out_.queued_frames()) trace_frame("tap out", frame);
   out_.flush();
   // Flows closed during the batch: released only now (the flow table's
   // contract), after their last frames left.
@@ -214,8 +216,21 @@ void Engine::learn(const wire::Frame& f) noexcept {
   }
 }
 
+// --trace: every frame, both ways, one line each (wire::frame_summary).
+void Engine::trace_frame(const char* dir, Bytes frame) noexcept {
+  auto pf = wire::parse_frame(frame);
+  if (!pf) {
+    LOG_TRACE("%s: %zu bytes, not parsed", dir, frame.size());
+    return;
+  }
+  std::array<char, wire::kFrameSummaryLen> line{};
+  (void)wire::frame_summary(*pf, line.data(), line.size());
+  LOG_TRACE("%s: %s", dir, line.data());
+}
+
 void Engine::handle_frame(Bytes frame, Instant now) noexcept {
   stats_.frames_in++;
+  if (log_enabled(LogLevel::trace)) trace_frame("tap in", frame);
   auto pf = wire::parse_frame(frame);
   if (!pf) {
     stats_.frames_bad++;

@@ -108,6 +108,8 @@ class TapOut {
   std::size_t flush() noexcept;
 
   std::size_t queued() const noexcept { return nframes_; }
+  // The frames flush() would send, in order (valid until then).
+  std::span<const Bytes> queued_frames() const noexcept { return {frames_, nframes_}; }
   u64 sent_frames() const noexcept { return sent_; }
   u64 dropped_frames() const noexcept { return dropped_; }
   bool connected() const noexcept { return tap_.connected(); }

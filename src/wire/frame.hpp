@@ -76,4 +76,12 @@ Result<Frame> parse_frame(Bytes frame) noexcept;
 // for ARP; fragments and other protocols only check the IPv4 header.
 bool frame_checksums_ok(const Frame& f) noexcept;
 
+// One line describing a parsed frame, for --trace: "IPv4 TCP a:p > b:q [S.]
+// seq S ack A win W len N", "IPv6 UDP [a]:p > [b]:q len N", "IPv4 ICMP a >
+// b type T code C len N" (the whole ICMP message), "ARP who-has X tell Y",
+// "IPv4 fragment a > b proto P len N" (the IP payload).  Written into `out`
+// (NUL-terminated, cut to `len`), no heap; returns the characters written.
+inline constexpr std::size_t kFrameSummaryLen = 160;
+std::size_t frame_summary(const Frame& f, char* out, std::size_t len) noexcept;
+
 }  // namespace passt::wire

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "util/log.hpp"
 #include "wire/arp.hpp"
 #include "wire/checksum.hpp"
 #include "wire/dhcp.hpp"
@@ -123,6 +124,50 @@ TEST(EngineArp, AnswersAnyAddressWithOurMac) {
   EXPECT_EQ(r->spa, Ipv4Addr::of(203, 0, 113, 7));
   EXPECT_EQ(r->tpa, Ipv4Addr::of(198, 51, 100, 1));
   EXPECT_EQ(fx.eng.guest().mac, kGuestMac);
+}
+
+class TraceCapture final : public LogSink {
+ public:
+  void write(LogLevel level, std::string_view msg) noexcept override {
+    if (level == LogLevel::trace) lines.emplace_back(msg);
+  }
+  std::vector<std::string> lines;
+};
+
+// --trace: one line per frame from the tap and per frame to it; nothing at
+// the debug level.
+TEST(EngineTrace, EveryFrameBothWaysAtTraceLevelOnly) {
+  TraceCapture cap;
+  set_log_sink(&cap);
+  const LogLevel before = log_level();
+  wire::ArpRepr q{wire::arp_op::request, kGuestMac, Ipv4Addr::of(198, 51, 100, 1), MacAddr{},
+                  Ipv4Addr::of(203, 0, 113, 7)};
+  std::array<u8, 28> body{};
+  ASSERT_TRUE(q.emit(MutBytes(body)));
+  std::vector<u8> f(42);
+  ASSERT_TRUE(proto::build_eth(MutBytes(f), kGuestMac, MacAddr::broadcast(), wire::ethertype::arp,
+                               Bytes(body)));
+  {
+    set_log_level(LogLevel::debug);
+    Fixture fx;
+    fx.inject(f);
+    EXPECT_EQ(fx.tap.sent.size(), 1u);
+  }
+  EXPECT_TRUE(cap.lines.empty());
+  {
+    set_log_level(LogLevel::trace);
+    Fixture fx;
+    fx.inject(f);
+    fx.inject({1, 2, 3});
+    EXPECT_EQ(fx.tap.sent.size(), 1u);
+  }
+  set_log_level(before);
+  set_log_sink(nullptr);
+  EXPECT_EQ(cap.lines, (std::vector<std::string>{
+                           "tap in: ARP who-has 203.0.113.7 tell 198.51.100.1",
+                           "tap out: ARP reply 203.0.113.7 is-at 9a:55:9a:55:9a:55",
+                           "tap in: 3 bytes, not parsed",
+                       }));
 }
 
 TEST(EngineArp, SilentForOwnAddressAndAnnouncements) {

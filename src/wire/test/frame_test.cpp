@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -267,6 +270,40 @@ TEST(Frame, BadExtensionChainRejectsTheFrame) {
   EXPECT_EQ(f->l4, L4::other);
   EXPECT_EQ(f->l4_proto, ipproto::esp);
   EXPECT_EQ(f->l4_offset, 62u);
+}
+
+// --trace: one line per frame, no heap, cut to the buffer.
+std::string summary(const std::vector<u8>& frame) {
+  auto f = parse_frame(Bytes(frame));
+  EXPECT_TRUE(f);
+  std::array<char, kFrameSummaryLen> buf{};
+  const std::size_t n = frame_summary(*f, buf.data(), buf.size());
+  EXPECT_EQ(n, std::strlen(buf.data()));
+  return buf.data();
+}
+
+TEST(FrameSummary, OneLinePerKind) {
+  EXPECT_EQ(summary(kArp), "ARP who-has 10.0.0.2 tell 10.0.0.1");
+  EXPECT_EQ(summary(kSyn4), "IPv4 TCP 10.0.0.1:48396 > 10.0.0.2:8080 [S] seq 2709717156 ack 0 win 64480 len 0");
+  EXPECT_EQ(summary(kRst4), "IPv4 TCP 10.0.0.2:9 > 10.0.0.1:59284 [R.] seq 0 ack 3205631118 win 0 len 0");
+  EXPECT_EQ(summary(kUdp4), "IPv4 UDP 10.0.0.1:37900 > 10.0.0.2:5353 len 20");
+  EXPECT_EQ(summary(kEcho4), "IPv4 ICMP 10.0.0.1 > 10.0.0.2 type 8 code 0 len 31");
+  EXPECT_EQ(summary(kSyn6),
+            "IPv6 TCP [fd00::1]:52262 > [fd00::2]:8080 [S] seq 3161086625 ack 0 win 64660 len 0");
+  EXPECT_EQ(summary(kUdp6), "IPv6 UDP [fd00::1]:60368 > [fd00::2]:5353 len 20");
+  EXPECT_EQ(summary(kMld6), "IPv6 ICMPv6 fe80::e020:dbff:fec2:390c > ff02::16 type 143 code 0 len 48");
+  EXPECT_EQ(summary(kLastFrag4), "IPv4 fragment 10.0.0.1 > 10.0.0.2 proto 17 len 56");
+}
+
+TEST(FrameSummary, CutToTheBufferAndTerminated) {
+  auto f = parse_frame(Bytes(kSyn6));
+  ASSERT_TRUE(f);
+  std::array<char, 16> small{};
+  small.fill('x');
+  const std::size_t n = frame_summary(*f, small.data(), small.size());
+  EXPECT_EQ(n, 15u);
+  EXPECT_EQ(std::string(small.data()), "IPv6 TCP [fd00:");
+  EXPECT_EQ(frame_summary(*f, small.data(), 0), 0u);
 }
 
 }  // namespace
