@@ -16,7 +16,8 @@
 //    sleeps.  LinuxHostNet::accept() reports a shed connection as
 //    Err::conn_aborted (consumed: the core goes on accepting), an empty
 //    backlog as Err::again, and EMFILE only when the reserve could not be
-//    used (the core then pauses the listener: proto/tcp_fwd.hpp).
+//    used (the core then pauses the listener: proto/tcp_fwd.hpp; the qemu
+//    and vhost-user listeners go edge-triggered: QemuStream::at_fd_limit()).
 //  * Syscalls: close, accept4, setsockopt, fcntl(F_DUPFD_CLOEXEC),
 //    clock_gettime: all in the seccomp filter.  No allocation.
 //  * Single-threaded use (pasta's NetnsThread runs only while the main

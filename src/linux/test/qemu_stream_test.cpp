@@ -1,6 +1,8 @@
 #include "linux/qemu_stream.hpp"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -14,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "linux/sandbox_fdlimit.hpp"
+#include "linux/test/sandbox_child.hpp"
 #include "linux/test/test_support.hpp"
 #include "util/endian.hpp"
 
@@ -470,6 +474,60 @@ TEST_F(QemuListenTest, AcceptsOneClientAtATime) {
   EXPECT_EQ(sink.states, (std::vector<bool>{true, false, true}));
   EXPECT_EQ(q.stats().clients, 2u);
   ::close(c3);
+}
+
+// At the descriptor limit with no reserve descriptor to shed a pending
+// connection with (sandbox_fdlimit.hpp), the listener is watched
+// edge-triggered: the loop sleeps instead of being woken for that
+// connection at every iteration, and the next connection, once descriptors
+// are free again, brings the pending one in.
+TEST_F(QemuListenTest, AtTheFdLimitWithoutAReserveTheListenerWaits) {
+  auto out = test::in_child([&](const test::Say& say) {
+    if (fd_reserve_held()) return 77;
+    MonotonicClock clock2;
+    EventLoop loop2{clock2};
+    RecordingSink sink2;
+    if (!loop2.init()) return 2;
+    QemuStream q(loop2);
+    if (!q.init() || !q.listen(path.c_str())) return 3;
+    const int c1 = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int c2 = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c1 < 0 || c2 < 0) return 4;
+    rlimit rl{64, 64};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) < 0) return 5;
+    rl.rlim_cur = 64;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) return 5;
+    std::vector<int> filler;
+    for (int fd; (fd = ::fcntl(0, F_DUPFD_CLOEXEC, 3)) >= 0;) filler.push_back(fd);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strcpy(sa.sun_path, path.c_str());
+    if (::connect(c1, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return 6;
+    // Level-triggered, each of 8 iterations would try again; edge-triggered,
+    // the switch itself reports the pending connection once more.
+    for (int i = 0; i < 8; i++) (void)loop2.run_once(sink2, Duration::millis(20));
+    if (q.stats().accept_at_limit > 2 || q.stats().listener_waits != 1) {
+      say("accept() at the limit %llu times, listener waits %llu",
+          static_cast<unsigned long long>(q.stats().accept_at_limit),
+          static_cast<unsigned long long>(q.stats().listener_waits));
+      return 1;
+    }
+    if (q.connected()) return 7;
+    for (int fd : filler) ::close(fd);
+    if (::connect(c2, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return 8;
+    if (!run_until(loop2, sink2, [&] { return q.connected() && q.stats().rejected == 1; })) {
+      say("after the limit: connected %d, rejected %llu", q.connected() ? 1 : 0,
+          static_cast<unsigned long long>(q.stats().rejected));
+      return 1;
+    }
+    // Level-triggered again: a third client is turned away at once.
+    const int c3 = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c3 < 0 || ::connect(c3, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return 9;
+    if (!run_until(loop2, sink2, [&] { return q.stats().rejected == 2; })) return 10;
+    return 0;
+  });
+  if (out.exited(77)) GTEST_SKIP() << "the fd reserve is held in this process";
+  EXPECT_TRUE(out.ok()) << out.describe();
 }
 
 TEST_F(QemuListenTest, ProbeFindsALiveServerAndReplacesAStaleFile) {

@@ -4,9 +4,11 @@
 // test writes descriptors and rings as a guest driver would.
 #include "linux/vhost_user.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -15,6 +17,8 @@
 #include <vector>
 
 #include "linux/clock.hpp"
+#include "linux/sandbox_fdlimit.hpp"
+#include "linux/test/sandbox_child.hpp"
 #include "linux/test/test_support.hpp"
 #include "util/endian.hpp"
 #include "wire/checksum.hpp"
@@ -690,6 +694,58 @@ TEST_F(VhostUserTest, ListenerAcceptsOneFrontEndAtATime) {
   ::close(b);
   ::unlink(path.c_str());
   ::rmdir(dir);
+}
+
+// At the descriptor limit with no reserve (sandbox_fdlimit.hpp) a second
+// front end stays pending while the listener waits edge-triggered; when
+// the first one leaves, the pending one is taken.
+TEST_F(VhostUserTest, AtTheFdLimitWithoutAReserveTheNextFrontEndWaitsItsTurn) {
+  char dir[] = "/tmp/vhost-user-test.XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/sock";
+  auto out = test::in_child([&](const test::Say& say) {
+    if (fd_reserve_held()) return 77;
+    MonotonicClock clock2;
+    EventLoop loop2{clock2};
+    test::RecordingSink sink2;
+    if (!loop2.init()) return 2;
+    VhostUser v(loop2);
+    if (!v.init() || !v.listen(path.c_str())) return 3;
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, path.c_str(), sizeof(sa.sun_path) - 1);
+    const auto* addr = reinterpret_cast<const sockaddr*>(&sa);
+    const int a = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int b = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (a < 0 || b < 0 || ::connect(a, addr, sizeof(sa)) != 0) return 4;
+    if (!run_until(loop2, sink2, [&] { return v.connected(); })) return 5;
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) < 0) return 6;
+    rl.rlim_cur = 64;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) return 6;
+    while (::fcntl(0, F_DUPFD_CLOEXEC, 3) >= 0) {
+    }
+    if (::connect(b, addr, sizeof(sa)) != 0) return 7;
+    for (int i = 0; i < 8; i++) (void)loop2.run_once(sink2, Duration::millis(20));
+    if (v.stats().accept_at_limit > 2 || v.stats().listener_waits != 1 || v.stats().rejected != 0) {
+      say("accept() at the limit %llu times, listener waits %llu, rejected %llu",
+          static_cast<unsigned long long>(v.stats().accept_at_limit),
+          static_cast<unsigned long long>(v.stats().listener_waits),
+          static_cast<unsigned long long>(v.stats().rejected));
+      return 1;
+    }
+    ::close(a);
+    if (!run_until(loop2, sink2, [&] { return sink2.states.size() == 3; })) {
+      say("states after the first left: %zu", sink2.states.size());
+      return 1;
+    }
+    if (!v.connected() || v.stats().sessions != 2) return 8;
+    return 0;
+  });
+  ::unlink(path.c_str());
+  ::rmdir(dir);
+  if (out.exited(77)) GTEST_SKIP() << "the fd reserve is held in this process";
+  EXPECT_TRUE(out.ok()) << out.describe();
 }
 
 }  // namespace
