@@ -139,7 +139,7 @@ void QemuStream::disconnect(Instant now, ports::EventSink& sink) noexcept {
   }
   // A connection left waiting at the descriptor limit: the client's
   // descriptor is free now.
-  if (listener_edge_ && listener_ >= 0) on_listener(now, sink);
+  if (listener_parked_ && listener_ >= 0) on_listener(now, sink);
 }
 
 void QemuStream::break_connection() noexcept {
@@ -151,33 +151,21 @@ void QemuStream::break_connection() noexcept {
   ::shutdown(client_, SHUT_RDWR);
 }
 
-// At the descriptor limit: reset the pending connection through the reserve
-// rather than wake up for it forever.  Without a reserve (it could not be
-// taken), watch the listener edge-triggered instead: the loop is woken by
-// the next connection, or tries again when a client leaves (disconnect()),
-// and an accept() that succeeds makes it level-triggered again.
-void QemuStream::at_fd_limit() noexcept {
-  stats_.accept_at_limit++;
-  bool none = false;
-  if (shed_pending_connection(listener_, &none) || none || listener_edge_) return;
-  if (loop_.modify_handler(listener_, ports::ev::in | ports::ev::edge)) {
-    listener_edge_ = true;
-    stats_.listener_waits++;
-    LOG_WARN("qemu: at the file descriptor limit, a pending connection waits");
-  }
-}
-
 void QemuStream::on_listener(Instant now, ports::EventSink& sink) noexcept {
   for (int i = 0; i < kMaxAcceptsPerWake; i++) {
     int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) at_fd_limit();
+      if (errno == EMFILE || errno == ENFILE) {
+        // At the descriptor limit: see sandbox_fdlimit.hpp.
+        stats_.accept_at_limit++;
+        if (park_listener_at_fd_limit(loop_, listener_, &listener_parked_)) {
+          stats_.listener_waits++;
+          LOG_WARN("qemu: at the file descriptor limit, a pending connection waits");
+        }
+      }
       return;  // EAGAIN, or an aborted connection: nothing to do
     }
-    if (listener_edge_) {
-      (void)loop_.modify_handler(listener_, ports::ev::in);
-      listener_edge_ = false;
-    }
+    unpark_listener(loop_, listener_, &listener_parked_);
     if (client_ >= 0) {
       ucred cred{};
       socklen_t sl = sizeof(cred);

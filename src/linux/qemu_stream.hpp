@@ -73,7 +73,7 @@ class QemuStream final : public ports::TapPort, public FdHandler {
     u64 clients = 0;            // clients accepted
     u64 rejected = 0;           // extra clients closed at once
     u64 accept_at_limit = 0;    // accept() failed at the descriptor limit
-    u64 listener_waits = 0;     // ... with no reserve: listener edge-triggered
+    u64 listener_waits = 0;     // ... with no reserve: listener parked (sandbox_fdlimit.hpp)
   };
 
   explicit QemuStream(EventLoop& loop) noexcept : QemuStream(loop, Options{}) {}
@@ -106,7 +106,6 @@ class QemuStream final : public ports::TapPort, public FdHandler {
   struct SendScratch;
 
   void on_listener(Instant now, ports::EventSink& sink) noexcept;
-  void at_fd_limit() noexcept;
   // Returns false if the connection was closed.
   bool receive(Instant now, ports::EventSink& sink, bool* drained) noexcept;
   void disconnect(Instant now, ports::EventSink& sink) noexcept;
@@ -117,7 +116,7 @@ class QemuStream final : public ports::TapPort, public FdHandler {
   EventLoop& loop_;
   Options opt_;
   int listener_ = -1;
-  bool listener_edge_ = false;  // edge-triggered at the descriptor limit (at_fd_limit())
+  bool listener_parked_ = false;  // parked at the descriptor limit (sandbox_fdlimit.hpp)
   int client_ = -1;
   bool broken_ = false;   // send failed: shut down, waiting for the loop to see it
   std::size_t fill_ = 0;  // bytes of an incomplete frame at the front of buf_

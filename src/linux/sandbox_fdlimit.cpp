@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "linux/event_loop.hpp"
+#include "ports/hostnet.hpp"
 #include "util/log.hpp"
 
 namespace passt::os {
@@ -76,6 +78,20 @@ bool shed_pending_connection(int listener, bool* nothing_pending) noexcept {
   }
   errno = saved;
   return shed;
+}
+
+bool park_listener_at_fd_limit(EventLoop& loop, int listener, bool* parked) noexcept {
+  bool none = false;
+  if (shed_pending_connection(listener, &none) || none || *parked) return false;
+  if (!loop.modify_handler(listener, ports::ev::in | ports::ev::edge)) return false;
+  *parked = true;
+  return true;
+}
+
+void unpark_listener(EventLoop& loop, int listener, bool* parked) noexcept {
+  if (!*parked) return;
+  (void)loop.modify_handler(listener, ports::ev::in);
+  *parked = false;
 }
 
 }  // namespace passt::os

@@ -16,8 +16,8 @@
 //    sleeps.  LinuxHostNet::accept() reports a shed connection as
 //    Err::conn_aborted (consumed: the core goes on accepting), an empty
 //    backlog as Err::again, and EMFILE only when the reserve could not be
-//    used (the core then pauses the listener: proto/tcp_fwd.hpp; the qemu
-//    and vhost-user listeners go edge-triggered: QemuStream::at_fd_limit()).
+//    used (the core then pauses the listener: proto/tcp_fwd.hpp; passt's
+//    qemu and vhost-user listeners are parked: park_listener_at_fd_limit()).
 //  * Syscalls: close, accept4, setsockopt, fcntl(F_DUPFD_CLOEXEC),
 //    clock_gettime: all in the seccomp filter.  No allocation.
 //  * Single-threaded use (pasta's NetnsThread runs only while the main
@@ -41,5 +41,17 @@ bool shed_pending_connection(int listener, bool* nothing_pending = nullptr) noex
 
 // Connections reset so far.
 unsigned long long shed_connections() noexcept;
+
+class EventLoop;
+
+// For an EventLoop handler's listener (passt's qemu socket, vhost-user),
+// after accept() failed with EMFILE or ENFILE: sheds the pending connection
+// through the reserve; without one, parks the listener: watched
+// edge-triggered (*parked = true), so that the loop is woken by the next
+// connection rather than by this one at every iteration.  True if it
+// parked the listener now.  The owner tries accept() again when one of its
+// own descriptors is freed, and unparks after an accept() that succeeds.
+bool park_listener_at_fd_limit(EventLoop& loop, int listener, bool* parked) noexcept;
+void unpark_listener(EventLoop& loop, int listener, bool* parked) noexcept;
 
 }  // namespace passt::os

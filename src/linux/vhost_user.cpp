@@ -128,7 +128,7 @@ void VhostUser::end_session(Instant now, ports::EventSink& sink) noexcept {
     loop_.stop();
     return;
   }
-  if (listener_edge_ && listener_ >= 0) on_listener(now, sink);  // see at_fd_limit()
+  if (listener_parked_ && listener_ >= 0) on_listener(now, sink);  // parked at the descriptor limit
 }
 
 void VhostUser::reset_device() noexcept {
@@ -191,31 +191,21 @@ void VhostUser::on_fd_event(int fd, u32 events, Instant now, ports::EventSink& s
   }
 }
 
-// As QemuStream::at_fd_limit(): shed the pending connection through the
-// reserve, or without one watch the listener edge-triggered until an
-// accept() succeeds (the next connection, or end_session()).
-void VhostUser::at_fd_limit() noexcept {
-  stats_.accept_at_limit++;
-  bool none = false;
-  if (shed_pending_connection(listener_, &none) || none || listener_edge_) return;
-  if (loop_.modify_handler(listener_, ports::ev::in | ports::ev::edge)) {
-    listener_edge_ = true;
-    stats_.listener_waits++;
-    LOG_WARN("vhost-user: at the file descriptor limit, a pending connection waits");
-  }
-}
-
 void VhostUser::on_listener(Instant now, ports::EventSink& sink) noexcept {
   for (int i = 0; i < kMaxAcceptsPerWake; i++) {
     const int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) at_fd_limit();
+      if (errno == EMFILE || errno == ENFILE) {
+        // At the descriptor limit: see sandbox_fdlimit.hpp.
+        stats_.accept_at_limit++;
+        if (park_listener_at_fd_limit(loop_, listener_, &listener_parked_)) {
+          stats_.listener_waits++;
+          LOG_WARN("vhost-user: at the file descriptor limit, a pending connection waits");
+        }
+      }
       return;
     }
-    if (listener_edge_) {
-      (void)loop_.modify_handler(listener_, ports::ev::in);
-      listener_edge_ = false;
-    }
+    unpark_listener(loop_, listener_, &listener_parked_);
     if (client_ >= 0) {
       LOG_INFO("vhost-user: another front end connected, closing it");
       ::close(fd);

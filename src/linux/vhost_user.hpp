@@ -102,7 +102,7 @@ class VhostUser final : public ports::TapPort, public FdHandler {
     u64 sessions = 0;
     u64 rejected = 0;        // extra front ends closed at once
     u64 accept_at_limit = 0; // accept() failed at the descriptor limit
-    u64 listener_waits = 0;  // ... with no reserve: listener edge-triggered
+    u64 listener_waits = 0;  // ... with no reserve: listener parked (sandbox_fdlimit.hpp)
     u64 broken = 0;          // queues stopped for a corrupt ring
   };
 
@@ -151,8 +151,6 @@ class VhostUser final : public ports::TapPort, public FdHandler {
   struct Scratch;
 
   void on_listener(Instant now, ports::EventSink& sink) noexcept;
-
-  void at_fd_limit() noexcept;
   void on_client(Instant now, ports::EventSink& sink) noexcept;
   void on_kick(u32 q, Instant now, ports::EventSink& sink) noexcept;
   void end_session(Instant now, ports::EventSink& sink) noexcept;
@@ -175,7 +173,7 @@ class VhostUser final : public ports::TapPort, public FdHandler {
   EventLoop& loop_;
   Options opt_;
   int listener_ = -1;
-  bool listener_edge_ = false;  // edge-triggered at the descriptor limit (at_fd_limit())
+  bool listener_parked_ = false;  // parked at the descriptor limit (sandbox_fdlimit.hpp)
   int client_ = -1;
   u64 features_ = 0;
   u64 protocol_features_ = 0;
