@@ -103,15 +103,21 @@ std::vector<u8> udp6_frame(const Ipv6Addr& src, const Ipv6Addr& dst, u16 sport, 
   return f;
 }
 
-TEST(EngineArp, AnswersAnyAddressWithOurMac) {
-  Fixture fx;
+// The guest asks who has 203.0.113.7 (from 198.51.100.1).
+std::vector<u8> arp_who_has_203_0_113_7() {
   wire::ArpRepr q{wire::arp_op::request, kGuestMac, Ipv4Addr::of(198, 51, 100, 1), MacAddr{},
                   Ipv4Addr::of(203, 0, 113, 7)};
   std::array<u8, 28> body{};
-  ASSERT_TRUE(q.emit(MutBytes(body)));
+  EXPECT_TRUE(q.emit(MutBytes(body)));
   std::vector<u8> f(42);
-  ASSERT_TRUE(proto::build_eth(MutBytes(f), kGuestMac, MacAddr::broadcast(), wire::ethertype::arp,
+  EXPECT_TRUE(proto::build_eth(MutBytes(f), kGuestMac, MacAddr::broadcast(), wire::ethertype::arp,
                                Bytes(body)));
+  return f;
+}
+
+TEST(EngineArp, AnswersAnyAddressWithOurMac) {
+  Fixture fx;
+  const std::vector<u8> f = arp_who_has_203_0_113_7();
   fx.inject(f);
   ASSERT_EQ(fx.tap.sent.size(), 1u);
   auto pf = wire::parse_frame(Bytes(fx.tap.sent[0]));
@@ -140,13 +146,7 @@ TEST(EngineTrace, EveryFrameBothWaysAtTraceLevelOnly) {
   TraceCapture cap;
   set_log_sink(&cap);
   const LogLevel before = log_level();
-  wire::ArpRepr q{wire::arp_op::request, kGuestMac, Ipv4Addr::of(198, 51, 100, 1), MacAddr{},
-                  Ipv4Addr::of(203, 0, 113, 7)};
-  std::array<u8, 28> body{};
-  ASSERT_TRUE(q.emit(MutBytes(body)));
-  std::vector<u8> f(42);
-  ASSERT_TRUE(proto::build_eth(MutBytes(f), kGuestMac, MacAddr::broadcast(), wire::ethertype::arp,
-                               Bytes(body)));
+  const std::vector<u8> f = arp_who_has_203_0_113_7();
   {
     set_log_level(LogLevel::debug);
     Fixture fx;
