@@ -1,7 +1,8 @@
 // Whole frames: every view and offset parse_frame hands out lies inside the
 // frame and agrees with the enums; frames whose layers all have reprs are
 // rebuilt from them (Ethernet + 20/40-byte IP header + L4 header + payload)
-// and must parse back to the same reprs with valid checksums.
+// and must parse back to the same reprs with valid checksums.  Every parsed
+// frame's frame_summary() stays within its buffer.
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -19,7 +20,18 @@ bool inside(Bytes inner, Bytes outer) {
   return inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size();
 }
 
+// --trace's line: within its buffer and terminated, whatever the buffer.
+void check_summary(const Frame& f) {
+  char line[kFrameSummaryLen];
+  const std::size_t n = frame_summary(f, line, sizeof(line));
+  PASST_CHECK(n < sizeof(line) && std::strlen(line) == n);
+  char small[7];
+  PASST_CHECK(frame_summary(f, small, sizeof(small)) == std::strlen(small) && std::strlen(small) < sizeof(small));
+  PASST_CHECK(frame_summary(f, small, 0) == 0);
+}
+
 void check_invariants(const Frame& f, Bytes in) {
+  check_summary(f);
   PASST_CHECK(inside(f.l3_bytes, in) && f.l3_bytes.data() == in.data() + kEthHeaderLen);
   PASST_CHECK((f.l3 == L3::arp) == f.arp.has_value());
   PASST_CHECK((f.l3 == L3::ipv4) == f.ip4.has_value());
