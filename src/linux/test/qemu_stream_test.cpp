@@ -490,6 +490,17 @@ TEST_F(QemuListenTest, AtTheFdLimitWithoutAReserveTheListenerWaits) {
     if (!loop2.init()) return 2;
     QemuStream q(loop2);
     if (!q.init() || !q.listen(path.c_str())) return 3;
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strcpy(sa.sun_path, path.c_str());
+    // A client comes and goes while descriptors are free (UBSan's first
+    // check of each dynamic type needs a pipe, which it could not have at
+    // the limit).
+    const int c0 = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c0 < 0 || ::connect(c0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return 4;
+    if (!run_until(loop2, sink2, [&] { return q.connected(); })) return 4;
+    ::close(c0);
+    if (!run_until(loop2, sink2, [&] { return !q.connected(); })) return 4;
     const int c1 = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int c2 = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c1 < 0 || c2 < 0) return 4;
@@ -499,9 +510,6 @@ TEST_F(QemuListenTest, AtTheFdLimitWithoutAReserveTheListenerWaits) {
     if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) return 5;
     std::vector<int> filler;
     for (int fd; (fd = ::fcntl(0, F_DUPFD_CLOEXEC, 3)) >= 0;) filler.push_back(fd);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strcpy(sa.sun_path, path.c_str());
     if (::connect(c1, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return 6;
     // Level-triggered, each of 8 iterations would try again; edge-triggered,
     // the switch itself reports the pending connection once more.
