@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
   --mtu) MTU=$2; shift 2 ;;
   --dir) DIRS=$2; shift 2 ;;
   --also) ALSO+=("$2"); shift 2 ;;
-  -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
   -*) echo "udp_tun_bound: unknown option $1" >&2; exit 2 ;;
   *) BUILD_ARG=$1; shift ;;
   esac
@@ -63,7 +63,6 @@ done
 # shellcheck source=../../integration/lib/passt.sh
 . "$ROOT/integration/lib/passt.sh"
 enter_outer_ns "$BUILD_DIR" "${ORIG_ARGS[@]}"
-[ -n "${NB_DEBUG:-}" ] && set -x
 
 PORT=5210 LEN=65492
 IMPLS=(ours tunrelay)
