@@ -191,7 +191,7 @@ void Engine::on_deadline(Instant now) noexcept {
 void Engine::flush(Instant now) noexcept {
   (void)now;
   if (log_enabled(LogLevel::trace))
-    for (Bytes frame : out_.queued_frames()) trace_frame("tap out", frame);
+    for (Bytes frame : out_.queued_frames()) trace_frame("tap out", frame, wire::parse_frame(frame));
   out_.flush();
   // Flows closed during the batch: released only now (the flow table's
   // contract), after their last frames left.
@@ -217,8 +217,7 @@ void Engine::learn(const wire::Frame& f) noexcept {
 }
 
 // --trace: every frame, both ways, one line each (wire::frame_summary).
-void Engine::trace_frame(const char* dir, Bytes frame) noexcept {
-  auto pf = wire::parse_frame(frame);
+void Engine::trace_frame(const char* dir, Bytes frame, const Result<wire::Frame>& pf) noexcept {
   if (!pf) {
     LOG_TRACE("%s: %zu bytes, not parsed", dir, frame.size());
     return;
@@ -230,8 +229,8 @@ void Engine::trace_frame(const char* dir, Bytes frame) noexcept {
 
 void Engine::handle_frame(Bytes frame, Instant now) noexcept {
   stats_.frames_in++;
-  if (log_enabled(LogLevel::trace)) trace_frame("tap in", frame);
   auto pf = wire::parse_frame(frame);
+  if (log_enabled(LogLevel::trace)) trace_frame("tap in", frame, pf);
   if (!pf) {
     stats_.frames_bad++;
     return;

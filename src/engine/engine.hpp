@@ -130,7 +130,8 @@ class Engine final : public ports::EventSink {
   u32 timer_id(GlobalTimer t) const noexcept { return sizing_.flows + t; }
 
   void handle_frame(Bytes frame, Instant now) noexcept;
-  void trace_frame(const char* dir, Bytes frame) noexcept;
+  // The frame as parsed once by the caller.
+  void trace_frame(const char* dir, Bytes frame, const Result<wire::Frame>& pf) noexcept;
   void learn(const wire::Frame& f) noexcept;
   void handle_ipv4(const wire::Frame& f, Instant now) noexcept;
   void handle_ipv6(const wire::Frame& f, Instant now) noexcept;
